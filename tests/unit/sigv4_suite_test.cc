@@ -1,0 +1,2 @@
+// Placeholder: filled in by the area owner.
+int main() { return 77; }
