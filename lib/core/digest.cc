@@ -20,7 +20,9 @@ Sha256::Sha256() : context_(std::make_unique<Context>()) {
   }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(context_->ctx); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(context_->ctx);
+}
 
 void Sha256::Update(const void* data, size_t size) {
   if (EVP_DigestUpdate(context_->ctx, data, size) != 1) {
@@ -43,9 +45,13 @@ Sha256Digest Sha256::Of(std::string_view data) {
   return h.Finish();
 }
 
-std::string Sha256::HexOf(std::string_view data) { return DigestHex(Of(data)); }
+std::string Sha256::HexOf(std::string_view data) {
+  return DigestHex(Of(data));
+}
 
-std::string DigestHex(const Sha256Digest& digest) { return HexEncode(digest); }
+std::string DigestHex(const Sha256Digest& digest) {
+  return HexEncode(digest);
+}
 
 Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
   Sha256Digest out{};

@@ -1,0 +1,160 @@
+// The one-job-at-a-time runner.
+#include "backup/job_runner.h"
+
+#include <chrono>
+
+#include "core/error.h"
+
+namespace snapd {
+namespace {
+
+constexpr size_t kJobsKept = 100;
+
+int64_t UnixSeconds(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+void JobContext::SetSnapshot(const std::string& name) {
+  runner_.Update(id_, [&](JobState& s) { s.snapshot = name; });
+}
+
+void JobContext::AddBytes(uint64_t n) {
+  runner_.Update(id_, [&](JobState& s) { s.bytes += n; });
+}
+
+void JobContext::AddRecord(const SnapshotRecord& record) {
+  runner_.Update(id_, [&](JobState& s) { s.records.push_back(record); });
+}
+
+JobRunner::~JobRunner() {
+  Shutdown();
+}
+
+uint64_t JobRunner::Begin(const std::string& kind) {
+  std::lock_guard lock(mutex_);
+  if (shut_down_) throw Error::Cancelled("k3s-snapd is shutting down");
+  if (running_) {
+    const JobState* job = Find(*running_);
+    std::string what = job->kind + " job " + std::to_string(job->id);
+    if (!job->snapshot.empty()) what += " (" + job->snapshot + ")";
+    throw Error::Conflict("another job is running: " + what + "; try again when it is done");
+  }
+  JobState job;
+  job.id = next_id_++;
+  job.kind = kind;
+  job.started_at = UnixSeconds(clock_.Now());
+  jobs_.push_back(job);
+  while (jobs_.size() > kJobsKept) jobs_.pop_front();
+  running_ = job.id;
+  cancel_ = false;
+  return job.id;
+}
+
+void JobRunner::Finish(uint64_t id, const std::string& error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (JobState* job = Find(id)) {
+      job->state = error.empty() ? "succeeded" : "failed";
+      job->error = error;
+      job->finished_at = UnixSeconds(clock_.Now());
+    }
+    running_.reset();
+  }
+  changed_.notify_all();
+}
+
+uint64_t JobRunner::Start(const std::string& kind, Work work) {
+  uint64_t id = Begin(kind);
+  std::lock_guard thread_lock(thread_mutex_);
+  // The previous job's thread has finished its work (the slot was free); reap it.
+  if (thread_.joinable()) thread_.join();
+  thread_ = std::thread([this, id, work = std::move(work)] {
+    JobContext context(*this, id, &cancel_);
+    std::string error;
+    try {
+      work(context);
+    } catch (const std::exception& e) {
+      error = e.what();
+      if (error.empty()) error = "unknown error";
+    }
+    Finish(id, error);
+  });
+  return id;
+}
+
+JobState JobRunner::Run(const std::string& kind, const Work& work) {
+  uint64_t id = Begin(kind);
+  JobContext context(*this, id, &cancel_);
+  try {
+    work(context);
+  } catch (const std::exception& e) {
+    Finish(id, *e.what() ? e.what() : "unknown error");
+    throw;
+  }
+  Finish(id, "");
+  return *Get(id);
+}
+
+std::optional<JobState> JobRunner::Get(uint64_t id) const {
+  std::lock_guard lock(mutex_);
+  for (const JobState& job : jobs_) {
+    if (job.id == id) return job;
+  }
+  return std::nullopt;
+}
+
+std::optional<JobState> JobRunner::Running() const {
+  std::lock_guard lock(mutex_);
+  if (!running_) return std::nullopt;
+  for (const JobState& job : jobs_) {
+    if (job.id == *running_) return job;
+  }
+  return std::nullopt;
+}
+
+std::optional<JobState> JobRunner::LastFinished(const std::vector<std::string>& kinds,
+                                                const std::string& state) const {
+  std::lock_guard lock(mutex_);
+  for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {
+    if (it->state != state) continue;
+    for (const std::string& kind : kinds) {
+      if (it->kind == kind) return *it;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<JobState> JobRunner::Wait(uint64_t id, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return running_ != id; });
+  for (const JobState& job : jobs_) {
+    if (job.id == id) return job;
+  }
+  return std::nullopt;
+}
+
+void JobRunner::Shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    shut_down_ = true;
+    cancel_ = true;
+  }
+  std::lock_guard thread_lock(thread_mutex_);
+  if (thread_.joinable()) thread_.join();
+}
+
+JobState* JobRunner::Find(uint64_t id) {
+  for (JobState& job : jobs_) {
+    if (job.id == id) return &job;
+  }
+  return nullptr;
+}
+
+void JobRunner::Update(uint64_t id, const std::function<void(JobState&)>& change) {
+  std::lock_guard lock(mutex_);
+  if (JobState* job = Find(id)) change(*job);
+}
+
+}  // namespace snapd

@@ -1,0 +1,251 @@
+// Save, list, delete and prune across the configured stores.
+#include "backup/snapshot_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "core/error.h"
+#include "snapshot/snapshot_integrity.h"
+#include "snapshot/snapshot_name.h"
+
+namespace snapd {
+namespace {
+
+int64_t UnixSeconds(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+struct SaveTarget {
+  SnapshotStore* store;
+  std::unique_ptr<SnapshotWriter> writer;
+  std::string error;  // set once this store failed; its writer is then aborted
+};
+
+// Passes etcd's stream to the integrity check and every store still taking it.
+class TeeSink final : public ByteSink {
+ public:
+  TeeSink(SnapshotIntegrity& integrity, std::vector<SaveTarget>& targets, JobContext& job)
+      : integrity_(integrity), targets_(targets), job_(job) {}
+
+  void Write(std::string_view chunk) override {
+    integrity_.Write(chunk);
+    bool any = false;
+    for (SaveTarget& t : targets_) {
+      if (!t.error.empty()) continue;
+      try {
+        t.writer->Write(chunk);
+        any = true;
+      } catch (const std::exception& e) {
+        t.error = e.what();
+        t.writer->Abort();
+        spdlog::warn("{} store failed mid-snapshot: {}", t.store->Kind(), t.error);
+      }
+    }
+    if (!any) throw Error::Permanent("no store is taking the snapshot any more");
+    job_.AddBytes(chunk.size());
+  }
+
+ private:
+  SnapshotIntegrity& integrity_;
+  std::vector<SaveTarget>& targets_;
+  JobContext& job_;
+};
+
+std::string JoinErrors(const std::vector<SaveTarget>& targets) {
+  std::string text;
+  for (const SaveTarget& t : targets) {
+    if (t.error.empty()) continue;
+    if (!text.empty()) text += "; ";
+    text += std::string(t.store->Kind()) + ": " + t.error;
+  }
+  return text;
+}
+
+}  // namespace
+
+SnapshotService::SnapshotService(SnapshotServiceOptions options, EtcdClient& etcd,
+                                 std::vector<SnapshotStore*> stores, const Clock& clock)
+    : options_(std::move(options)), etcd_(etcd), stores_(std::move(stores)), clock_(clock) {}
+
+std::string SnapshotService::UniqueName(const std::string& prefix) {
+  // Names carry whole seconds: two saves within one second would collide, so wait for the
+  // next second rather than fail or overwrite.
+  int64_t now = UnixSeconds(clock_.Now());
+  while (now <= last_name_time_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now = UnixSeconds(clock_.Now());
+  }
+  last_name_time_ = now;
+  return FormatSnapshotName(prefix, options_.node_name, now);
+}
+
+void SnapshotService::Save(const std::string& prefix, JobContext& job) {
+  SaveTo(prefix, job);
+}
+
+std::vector<SnapshotStore*> SnapshotService::SaveTo(const std::string& prefix, JobContext& job) {
+  ValidateNamePrefix(prefix, "snapshot name prefix");
+  RemoveIncomplete();
+  const std::string name = UniqueName(prefix);
+  job.SetSnapshot(name);
+  const int64_t created_at = last_name_time_;
+  spdlog::info("saving snapshot {}", name);
+
+  std::vector<SaveTarget> targets;
+  for (SnapshotStore* store : stores_) {
+    SaveTarget target{store, nullptr, ""};
+    try {
+      target.writer = store->Create(name);
+    } catch (const std::exception& e) {
+      target.error = e.what();
+    }
+    targets.push_back(std::move(target));
+  }
+  if (std::all_of(targets.begin(), targets.end(), [](auto& t) { return !t.error.empty(); })) {
+    throw Error::Permanent("snapshot " + name + ": no store can take it: " + JoinErrors(targets));
+  }
+  auto abort_all = [&] {
+    for (SaveTarget& t : targets) {
+      if (t.writer) t.writer->Abort();
+    }
+  };
+
+  SnapshotIntegrity integrity;
+  TeeSink tee(integrity, targets, job);
+  SnapshotDigest digest;
+  try {
+    etcd_.Snapshot(tee, job.cancel());
+    digest = integrity.Finish();
+  } catch (const Error& e) {
+    abort_all();
+    throw e.WithContext("snapshot " + name);
+  } catch (const std::exception& e) {
+    abort_all();
+    throw Error::Permanent("snapshot " + name + ": " + e.what());
+  }
+
+  SnapshotRecord record;
+  record.name = name;
+  record.node = options_.node_name;
+  record.created_at = created_at;
+  record.size = digest.size;
+  record.sha256 = digest.sha256;
+  record.token_hash = options_.token_hash ? options_.token_hash() : "";
+  record.compressed = false;
+
+  std::vector<SnapshotStore*> stored;
+  for (SaveTarget& t : targets) {
+    if (!t.error.empty()) continue;
+    try {
+      SnapshotRecord committed = t.writer->Commit(record);
+      job.AddRecord(committed);
+      stored.push_back(t.store);
+      spdlog::info("snapshot {} stored at {} ({} bytes, sha256 {})", name, committed.location,
+                   committed.size, committed.sha256);
+    } catch (const std::exception& e) {
+      t.error = e.what();
+      t.writer->Abort();
+    }
+  }
+  std::string errors = JoinErrors(targets);
+  if (stored.empty()) throw Error::Permanent("snapshot " + name + ": " + errors);
+  if (!errors.empty()) {
+    std::string kept;
+    for (SnapshotStore* s : stored) kept += (kept.empty() ? "" : ", ") + std::string(s->Kind());
+    throw Error::Transient("snapshot " + name + " kept in " + kept + " but not stored in " +
+                           errors);
+  }
+  return stored;
+}
+
+void SnapshotService::ScheduledSave(JobContext& job) {
+  std::vector<SnapshotStore*> stored = SaveTo(options_.scheduled_prefix, job);
+  for (SnapshotStore* store : stored) {
+    auto it = options_.scheduled_retention.find(store->Kind());
+    if (it == options_.scheduled_retention.end()) continue;
+    PruneReport report = PruneStore(*store, options_.scheduled_prefix, it->second);
+    for (const std::string& error : report.errors) {
+      spdlog::warn("retention in {}: {}", report.storage, error);
+    }
+  }
+}
+
+std::vector<SnapshotRecord> SnapshotService::List() {
+  std::vector<SnapshotRecord> all;
+  for (SnapshotStore* store : stores_) {
+    std::vector<SnapshotRecord> records = store->List();
+    all.insert(all.end(), std::make_move_iterator(records.begin()),
+               std::make_move_iterator(records.end()));
+  }
+  std::sort(all.begin(), all.end(), [](const SnapshotRecord& a, const SnapshotRecord& b) {
+    if (a.created_at != b.created_at) return a.created_at > b.created_at;
+    if (a.name != b.name) return a.name < b.name;
+    return a.storage < b.storage;
+  });
+  return all;
+}
+
+std::vector<SnapshotRecord> SnapshotService::Delete(const std::string& name) {
+  ValidateSnapshotName(name);
+  std::vector<SnapshotRecord> removed;
+  for (SnapshotStore* store : stores_) {
+    for (const SnapshotRecord& r : store->List()) {
+      if (r.name != name) continue;
+      store->Remove(name);
+      spdlog::info("deleted snapshot {} from {}", name, r.location);
+      removed.push_back(r);
+      break;
+    }
+  }
+  if (removed.empty()) throw Error::NotFound("snapshot " + name + " not found");
+  return removed;
+}
+
+PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string& prefix,
+                                        int retention) {
+  PruneReport report;
+  report.storage = std::string(store.Kind());
+  std::vector<RetentionCandidate> candidates;
+  for (const SnapshotRecord& r : store.List()) {
+    candidates.push_back({r.name, r.created_at, r.status == "ready"});
+  }
+  report.decisions = ApplyRetention(candidates, prefix, retention);
+  for (const RetentionDecision& d : report.decisions) {
+    if (d.keep) continue;
+    try {
+      store.Remove(d.name);
+      report.removed.push_back(d.name);
+      spdlog::info("retention: deleted {} from {}: {}", d.name, report.storage, d.reason);
+    } catch (const std::exception& e) {
+      report.errors.push_back(d.name + ": " + e.what());
+    }
+  }
+  return report;
+}
+
+std::vector<PruneReport> SnapshotService::Prune(const std::string& prefix, int retention) {
+  ValidateNamePrefix(prefix, "snapshot name prefix");
+  std::vector<PruneReport> reports;
+  for (SnapshotStore* store : stores_) reports.push_back(PruneStore(*store, prefix, retention));
+  return reports;
+}
+
+int SnapshotService::RemoveIncomplete() {
+  int removed = 0;
+  for (SnapshotStore* store : stores_) {
+    try {
+      int n = store->RemoveIncomplete();
+      if (n > 0)
+        spdlog::info("removed {} leftover(s) of interrupted saves from {}", n, store->Kind());
+      removed += n;
+    } catch (const std::exception& e) {
+      spdlog::warn("cleanup of {} failed: {}", store->Kind(), e.what());
+    }
+  }
+  return removed;
+}
+
+}  // namespace snapd

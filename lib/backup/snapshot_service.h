@@ -1,0 +1,72 @@
+// The use cases behind the control API: save a snapshot from etcd into every configured store,
+// list, delete and prune. Saves are one pass: etcd's stream is checked and written to every
+// store's writer as it arrives, and committed only once its SHA-256 trailer verified.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backup/job_runner.h"
+#include "core/clock.h"
+#include "etcd/etcd_client.h"
+#include "retention/retention_policy.h"
+#include "store/snapshot_store.h"
+
+namespace snapd {
+
+struct SnapshotServiceOptions {
+  std::string node_name;
+  std::string scheduled_prefix = "etcd-snapshot";
+  // How many scheduled snapshots each store keeps, by store kind ("local", "s3"); a kind not
+  // in the map keeps all. < 1 disables pruning, as in k3s.
+  std::map<std::string, int, std::less<>> scheduled_retention;
+  // The current k3s token hash; called at each save (the token can change). "" when unknown.
+  std::function<std::string()> token_hash;
+};
+
+struct PruneReport {
+  std::string storage;
+  std::vector<RetentionDecision> decisions;
+  std::vector<std::string> removed;
+  std::vector<std::string> errors;
+};
+
+class SnapshotService {
+ public:
+  SnapshotService(SnapshotServiceOptions options, EtcdClient& etcd,
+                  std::vector<SnapshotStore*> stores, const Clock& clock);
+
+  // Saves `<prefix>-<node>-<unix>` from etcd into every store. Throws when the snapshot could
+  // not be saved anywhere or failed its integrity check (nothing is then left of it); when it
+  // reached some stores but not all, the stored copies stay and it throws naming the failures.
+  void Save(const std::string& prefix, JobContext& job);
+  // A scheduled save: Save with the scheduled prefix, then retention of that prefix in every
+  // store that took the snapshot. Retention never runs after a failed save.
+  void ScheduledSave(JobContext& job);
+
+  // Every store's snapshots, newest first. A store that cannot be listed throws.
+  std::vector<SnapshotRecord> List();
+  // Deletes `name` from every store holding it; returns the records removed. kNotFound if none.
+  std::vector<SnapshotRecord> Delete(const std::string& name);
+  // Keeps the newest `retention` ready snapshots of `prefix` in each store.
+  std::vector<PruneReport> Prune(const std::string& prefix, int retention);
+  PruneReport PruneStore(SnapshotStore& store, const std::string& prefix, int retention);
+  // Removes leftovers of interrupted saves in every store; returns how many.
+  int RemoveIncomplete();
+
+ private:
+  std::string UniqueName(const std::string& prefix);
+  // Returns the stores that took the snapshot.
+  std::vector<SnapshotStore*> SaveTo(const std::string& prefix, JobContext& job);
+
+  SnapshotServiceOptions options_;
+  EtcdClient& etcd_;
+  std::vector<SnapshotStore*> stores_;
+  const Clock& clock_;
+  int64_t last_name_time_ = 0;
+};
+
+}  // namespace snapd

@@ -1,0 +1,53 @@
+// The validated configuration of k3s-snapd: one value per key of config_schema.h, and where
+// each value came from so that later checks (e.g. the cron schedule) can name the file or flag.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace snapd {
+
+struct S3Config {
+  bool enabled = false;                       // etcd-s3
+  std::string endpoint = "s3.amazonaws.com";  // etcd-s3-endpoint
+  std::string endpoint_ca;                    // etcd-s3-endpoint-ca
+  bool skip_ssl_verify = false;               // etcd-s3-skip-ssl-verify
+  std::string access_key;                     // etcd-s3-access-key (env AWS_ACCESS_KEY_ID)
+  std::string secret_key;                   // etcd-s3-secret-key (env AWS_SECRET_ACCESS_KEY) SECRET
+  std::string session_token;                // etcd-s3-session-token (env AWS_SESSION_TOKEN) SECRET
+  std::string bucket;                       // etcd-s3-bucket
+  std::string bucket_lookup_type = "auto";  // etcd-s3-bucket-lookup-type: auto|dns|path
+  std::string region = "us-east-1";         // etcd-s3-region
+  std::string folder;                       // etcd-s3-folder
+  int retention = 5;                        // etcd-s3-retention
+  std::string proxy;                  // etcd-s3-proxy ("" = from environment, "none" disables)
+  bool insecure = false;              // etcd-s3-insecure (http instead of https)
+  std::chrono::seconds timeout{300};  // etcd-s3-timeout (Go duration: 5m, 30s, 1h)
+};
+
+struct Config {
+  std::string data_dir = "/var/lib/rancher/k3s";  // data-dir
+  // etcd-snapshot-dir, default ${data-dir}/server/db/snapshots
+  std::string snapshot_dir;
+  std::string snapshot_schedule_cron = "0 */12 * * *";   // etcd-snapshot-schedule-cron
+  int snapshot_retention = 5;                            // etcd-snapshot-retention
+  std::string snapshot_name = "etcd-snapshot";           // etcd-snapshot-name
+  bool disable_snapshots = false;                        // etcd-disable-snapshots
+  std::string etcd_endpoint = "https://127.0.0.1:2379";  // etcd-endpoint
+  std::string etcd_cacert;  // etcd-cacert, default ${data-dir}/server/tls/etcd/server-ca.crt
+  std::string etcd_cert;    // etcd-cert,   default ${data-dir}/server/tls/etcd/client.crt
+  std::string etcd_key;     // etcd-key,    default ${data-dir}/server/tls/etcd/client.key
+  std::string node_name;    // node-name, default: host name
+  std::string token;        // token (k3s key) SECRET
+  std::string token_file;   // token-file, default ${data-dir}/server/token
+  std::string control_socket = "/run/k3s-snapd/snapd.sock";  // control-socket
+  std::string log_level = "info";  // log-level: trace|debug|info|warn|error
+  S3Config s3;
+  // Where each key's value came from: "<file path>", "--<flag>", "env AWS_...", or "default".
+  std::map<std::string, std::string> sources;
+  std::string SourceOf(std::string_view key) const;  // "default" when unset
+};
+
+}  // namespace snapd

@@ -1,0 +1,221 @@
+// The pure merge of config files, flags and environment into a Config (BuildConfig).
+#include "config/config_loader.h"
+
+#include <set>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/config_schema.h"
+#include "config/config_validation.h"
+#include "config/config_value.h"
+#include "core/error.h"
+
+namespace snapd {
+namespace {
+
+std::string_view ExpectedText(ValueType type) {
+  switch (type) {
+    case ValueType::kString:
+      return "a string";
+    case ValueType::kBool:
+      return "true or false";
+    case ValueType::kInt:
+      return "an integer";
+    case ValueType::kDuration:
+      return "a duration such as 30s, 5m or 1h30m";
+  }
+  return "a value";
+}
+
+std::string_view NodeKindText(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "no value";
+    default:
+      return "something else";
+  }
+}
+
+// Parses `text` into the key's field. `where` names the file and key, or the flag.
+void SetFromText(Config& config, const ConfigKey& key, const std::string& text,
+                 const std::string& where) {
+  try {
+    std::visit(
+        [&](const auto& field) {
+          auto& value = field.In(config);
+          using T = std::decay_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, bool>) {
+            value = ParseConfigBool(text);
+          } else if constexpr (std::is_same_v<T, int>) {
+            value = ParseConfigInt(text);
+          } else if constexpr (std::is_same_v<T, std::chrono::seconds>) {
+            value = ParseConfigDuration(text);
+          } else {
+            value = text;
+          }
+        },
+        key.field);
+  } catch (const Error& e) {
+    if (key.secret) {
+      throw Error::InvalidInput(where + ": expected " + std::string(ExpectedText(TypeOf(key))));
+    }
+    throw e.WithContext(where);
+  }
+}
+
+std::string UnknownKeyMessage(const std::string& path, const std::string& name) {
+  std::string message = path + ": unknown key " + QuoteForMessage(name);
+  std::string_view closest = ClosestConfigKey(name);
+  if (!closest.empty()) message += " (did you mean \"" + std::string(closest) + "\"?)";
+  return message;
+}
+
+// The key a YAML file names. "key+" appends to a list in k3s; no key here is a list yet.
+const ConfigKey& FileKey(const std::string& path, const std::string& name) {
+  if (name.ends_with('+')) {
+    const std::string base = name.substr(0, name.size() - 1);
+    const ConfigKey* key = FindConfigKey(base);
+    if (key == nullptr) throw Error::InvalidInput(UnknownKeyMessage(path, name));
+    throw Error::InvalidInput(path + ": " + name + ": \"+\" appends to a list, but " + base +
+                              " is a " + std::string(ValueTypeName(TypeOf(*key))) + "; write \"" +
+                              base + ":\"");
+  }
+  const ConfigKey* key = FindConfigKey(name);
+  if (key == nullptr) throw Error::InvalidInput(UnknownKeyMessage(path, name));
+  return *key;
+}
+
+std::vector<YAML::Node> ParseYamlDocuments(const ConfigFile& file) {
+  try {
+    return YAML::LoadAll(file.text);
+  } catch (const YAML::Exception& e) {
+    std::string where = file.path;
+    if (!e.mark.is_null()) {
+      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    }
+    throw Error::InvalidInput(where + ": invalid YAML: " + e.msg);
+  }
+}
+
+void ApplyFile(Config& config, const ConfigFile& file) {
+  const std::vector<YAML::Node> documents = ParseYamlDocuments(file);
+  if (documents.size() > 1) {
+    throw Error::InvalidInput(file.path + ": holds " + std::to_string(documents.size()) +
+                              " YAML documents; expected one");
+  }
+  if (documents.empty() || documents.front().IsNull()) return;  // empty or only comments
+  const YAML::Node& root = documents.front();
+  if (!root.IsMap()) {
+    throw Error::InvalidInput(file.path + ": expected \"key: value\" lines (a mapping), got " +
+                              std::string(NodeKindText(root)));
+  }
+  std::set<std::string> seen;
+  for (const auto& entry : root) {
+    if (!entry.first.IsScalar()) {
+      throw Error::InvalidInput(file.path + ": expected a key name, got " +
+                                std::string(NodeKindText(entry.first)));
+    }
+    const std::string name = entry.first.Scalar();
+    if (!seen.insert(name).second) {
+      throw Error::InvalidInput(file.path + ": key " + QuoteForMessage(name) + " is set twice");
+    }
+    const ConfigKey& key = FileKey(file.path, name);
+    const std::string where = file.path + ": " + name;
+    const YAML::Node& value = entry.second;
+    if (!value.IsScalar()) {
+      std::string message = where + ": expected " + std::string(ExpectedText(TypeOf(key))) +
+                            ", got " + std::string(NodeKindText(value));
+      if (value.IsNull() && TypeOf(key) == ValueType::kString) {
+        message += " (write \"\" for an empty string)";
+      }
+      throw Error::InvalidInput(message);
+    }
+    SetFromText(config, key, value.Scalar(), where);
+    config.sources[name] = file.path;
+  }
+}
+
+void ApplyFlags(Config& config, const std::vector<std::string>& flags) {
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    const std::string& arg = flags[i];
+    const std::size_t equals = arg.find('=');
+    const std::string name = arg.substr(0, equals);  // never shows a value: it may be a secret
+    if (!arg.starts_with("--") || arg.size() == 2) {
+      throw Error::InvalidInput("unexpected argument " + QuoteForMessage(name) +
+                                "; settings are written --KEY=VALUE");
+    }
+    const std::string flag = name;
+    const ConfigKey* key = FindConfigKey(std::string_view(flag).substr(2));
+    if (key == nullptr) {
+      std::string message = flag + ": unknown flag";
+      std::string_view closest = ClosestConfigKey(std::string_view(flag).substr(2));
+      if (!closest.empty()) message += " (did you mean --" + std::string(closest) + "?)";
+      throw Error::InvalidInput(message);
+    }
+    std::string value;
+    if (equals != std::string::npos) {
+      value = arg.substr(equals + 1);
+    } else if (TypeOf(*key) == ValueType::kBool) {
+      value = "true";  // like Go's flag package, a bool flag never takes the next argument
+    } else if (i + 1 < flags.size() && !flags[i + 1].starts_with("--")) {
+      value = flags[++i];
+    } else {
+      throw Error::InvalidInput(flag + ": needs a value (" + flag + "=VALUE)");
+    }
+    SetFromText(config, *key, value, flag);
+    config.sources[std::string(key->name)] = flag;
+  }
+}
+
+// k3s's flags take AWS_* as their default, so the environment loses to files and flags.
+void ApplyEnvironment(Config& config, const std::map<std::string, std::string>& env) {
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.env_var.empty() || config.sources.contains(std::string(key.name))) continue;
+    auto it = env.find(std::string(key.env_var));
+    if (it == env.end() || it->second.empty()) continue;
+    const std::string source = "env " + std::string(key.env_var);
+    SetFromText(config, key, it->second, source + ": " + std::string(key.name));
+    config.sources[std::string(key.name)] = source;
+  }
+}
+
+}  // namespace
+
+Config BuildConfig(const ConfigInputs& inputs) {
+  Config config;
+  for (const ConfigFile& file : inputs.files) ApplyFile(config, file);
+  ApplyFlags(config, inputs.flags);
+  ApplyEnvironment(config, inputs.env);
+  ResolveDerivedDefaults(config, inputs.hostname);
+  ValidateConfig(config);
+  return config;
+}
+
+nlohmann::json ConfigToJson(const Config& config) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const ConfigKey& key : ConfigKeys()) {
+    const std::string name(key.name);
+    if (key.secret) {
+      out[name] = FormatConfigValue(key, config).empty() ? "" : "(set)";
+      continue;
+    }
+    std::visit(
+        [&](const auto& field) {
+          const auto& value = field.In(config);
+          using T = std::decay_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, std::chrono::seconds>) {
+            out[name] = FormatConfigDuration(value);
+          } else {
+            out[name] = value;
+          }
+        },
+        key.field);
+  }
+  return out;
+}
+
+}  // namespace snapd

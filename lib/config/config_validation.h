@@ -1,0 +1,17 @@
+// The steps of BuildConfig after merging: defaults that depend on other values, then checks of
+// every final value. Errors name the file, flag or environment variable that set the key.
+#pragma once
+
+#include <string>
+
+#include "config/config.h"
+
+namespace snapd {
+
+// Fills keys no source set whose default is "${data-dir}/..." and node-name (from `hostname`).
+void ResolveDerivedDefaults(Config& config, const std::string& hostname);
+
+// Throws Error::InvalidInput on the first key whose value is not acceptable.
+void ValidateConfig(const Config& config);
+
+}  // namespace snapd

@@ -1,0 +1,335 @@
+// Control API routing and JSON (de)serialisation.
+#include "control/api_router.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "core/error.h"
+#include "core/time_format.h"
+#include "snapshot/snapshot_name.h"
+
+namespace snapd {
+namespace {
+
+int64_t UnixSeconds(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+ApiResponse Json(int status, const nlohmann::json& body) {
+  ApiResponse response;
+  response.status = status;
+  response.body = body.dump() + "\n";
+  return response;
+}
+
+ApiResponse ErrorResponse(int status, const std::string& message, std::string_view kind) {
+  return Json(status, {{"error", message}, {"kind", kind}});
+}
+
+// Splits "/v1/snapshots/x?y" into path segments; percent-decodes each.
+std::vector<std::string> PathSegments(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string> segments;
+  size_t pos = 0;
+  while (pos < target.size()) {
+    size_t slash = target.find('/', pos);
+    if (slash == std::string_view::npos) slash = target.size();
+    std::string_view raw = target.substr(pos, slash - pos);
+    if (!raw.empty()) {
+      std::string decoded;
+      for (size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '%' && i + 2 < raw.size()) {
+          int value = 0;
+          auto [end, ec] = std::from_chars(raw.data() + i + 1, raw.data() + i + 3, value, 16);
+          if (ec != std::errc() || end != raw.data() + i + 3) {
+            throw Error::InvalidInput("bad percent-encoding in request path");
+          }
+          decoded.push_back(static_cast<char>(value));
+          i += 2;
+        } else if (raw[i] == '%') {
+          throw Error::InvalidInput("bad percent-encoding in request path");
+        } else {
+          decoded.push_back(raw[i]);
+        }
+      }
+      segments.push_back(std::move(decoded));
+    }
+    pos = slash + 1;
+  }
+  return segments;
+}
+
+// Parses a JSON object body (empty means {}), refusing fields not in `allowed`.
+nlohmann::json ObjectBody(const ApiRequest& request, std::initializer_list<const char*> allowed) {
+  if (request.body.empty()) return nlohmann::json::object();
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_discarded()) throw Error::InvalidInput("request body is not valid JSON");
+  if (!body.is_object()) throw Error::InvalidInput("request body must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    bool known = false;
+    for (const char* a : allowed) known = known || key == a;
+    if (!known) throw Error::InvalidInput("unknown field \"" + key + "\" in request body");
+  }
+  return body;
+}
+
+nlohmann::json TimeOrNull(std::optional<int64_t> t) {
+  return t ? nlohmann::json(FormatRfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+int StatusForErrorKind(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput:
+      return 400;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kConflict:
+      return 409;
+    case ErrorKind::kTransient:
+    case ErrorKind::kCancelled:
+      return 503;
+    case ErrorKind::kPermanent:
+    case ErrorKind::kCorrupt:
+      return 500;
+  }
+  return 500;
+}
+
+nlohmann::json JobToJson(const JobState& job) {
+  nlohmann::json records = nlohmann::json::array();
+  for (const SnapshotRecord& r : job.records) records.push_back(RecordToApiJson(r));
+  nlohmann::json j = {
+      {"id", job.id},
+      {"kind", job.kind},
+      {"state", job.state},
+      {"snapshot", job.snapshot},
+      {"startedAt", FormatRfc3339(job.started_at)},
+      {"finishedAt",
+       job.finished_at ? nlohmann::json(FormatRfc3339(job.finished_at)) : nlohmann::json(nullptr)},
+      {"bytes", job.bytes},
+      {"records", records},
+  };
+  if (!job.error.empty()) j["error"] = job.error;
+  return j;
+}
+
+ApiResponse ApiRouter::Handle(const ApiRequest& request) {
+  try {
+    return Route(request);
+  } catch (const Error& e) {
+    return ErrorResponse(StatusForErrorKind(e.kind()), e.what(), ErrorKindName(e.kind()));
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: {}", request.method, request.target, e.what());
+    return ErrorResponse(500, std::string("internal error: ") + e.what(), "permanent");
+  }
+}
+
+ApiResponse ApiRouter::Route(const ApiRequest& request) {
+  std::vector<std::string> path = PathSegments(request.target);
+  const std::string& method = request.method;
+  auto is = [&](std::initializer_list<std::string_view> want) {
+    if (want.size() != path.size()) return false;
+    size_t i = 0;
+    for (std::string_view w : want) {
+      if (w != "*" && w != path[i]) return false;
+      ++i;
+    }
+    return true;
+  };
+  auto method_not_allowed = [&](const char* allowed) {
+    return ErrorResponse(405,
+                         method + " is not allowed on " + request.target + " (use " + allowed + ")",
+                         "invalid_input");
+  };
+
+  if (is({"healthz"})) {
+    if (method != "GET") return method_not_allowed("GET");
+    return Json(200, {{"status", "ok"}});
+  }
+  if (is({"metrics"})) {
+    if (method != "GET") return method_not_allowed("GET");
+    return Metrics();
+  }
+  if (is({"v1", "status"})) {
+    if (method != "GET") return method_not_allowed("GET");
+    return Status();
+  }
+  if (is({"v1", "snapshots"})) {
+    if (method == "GET") return ListSnapshots();
+    if (method == "POST") return StartSave(request);
+    return method_not_allowed("GET or POST");
+  }
+  if (is({"v1", "snapshots", "*"})) {
+    if (method != "DELETE") return method_not_allowed("DELETE");
+    return DeleteSnapshot(path[2]);
+  }
+  if (is({"v1", "jobs", "*"})) {
+    if (method != "GET") return method_not_allowed("GET");
+    return GetJob(path[2]);
+  }
+  if (is({"v1", "prune"})) {
+    if (method != "POST") return method_not_allowed("POST");
+    return Prune(request);
+  }
+  return ErrorResponse(404, "no such endpoint: " + method + " " + request.target, "not_found");
+}
+
+ApiResponse ApiRouter::Status() {
+  nlohmann::json etcd = {{"endpoint", backend_.etcd_endpoint}};
+  try {
+    EtcdStatus s = backend_.etcd->Status(std::chrono::seconds(3));
+    etcd["reachable"] = true;
+    etcd["version"] = s.version;
+    etcd["dbSize"] = s.db_size;
+  } catch (const std::exception& e) {
+    etcd["reachable"] = false;
+    etcd["error"] = e.what();
+  }
+  const std::vector<std::string> saves = {"save", "scheduled-save"};
+  nlohmann::json last_success = nullptr;
+  if (auto job = backend_.jobs->LastFinished(saves, "succeeded")) {
+    last_success = {
+        {"time", FormatRfc3339(job->finished_at)}, {"snapshot", job->snapshot}, {"job", job->id}};
+  }
+  nlohmann::json last_failure = nullptr;
+  if (auto job = backend_.jobs->LastFinished(saves, "failed")) {
+    last_failure = {{"time", FormatRfc3339(job->finished_at)},
+                    {"snapshot", job->snapshot},
+                    {"job", job->id},
+                    {"error", job->error}};
+  }
+  std::optional<int64_t> next;
+  if (backend_.next_run) {
+    if (auto t = backend_.next_run()) next = UnixSeconds(*t);
+  }
+  auto running = backend_.jobs->Running();
+  nlohmann::json body = {
+      {"node", backend_.node_name},
+      {"etcd", etcd},
+      {"schedule",
+       {{"enabled", !backend_.schedule.empty()},
+        {"cron", backend_.schedule},
+        {"prefix", backend_.scheduled_prefix},
+        {"nextRun", TimeOrNull(next)}}},
+      {"lastSuccess", last_success},
+      {"lastFailure", last_failure},
+      {"job", running ? JobToJson(*running) : nlohmann::json(nullptr)},
+      {"config", backend_.config_summary},
+  };
+  return Json(200, body);
+}
+
+ApiResponse ApiRouter::ListSnapshots() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const SnapshotRecord& r : backend_.service->List()) list.push_back(RecordToApiJson(r));
+  return Json(200, list);
+}
+
+ApiResponse ApiRouter::StartSave(const ApiRequest& request) {
+  nlohmann::json body = ObjectBody(request, {"name"});
+  std::string prefix = std::string(kOnDemandPrefix);
+  if (body.contains("name")) {
+    if (!body["name"].is_string()) throw Error::InvalidInput("\"name\" must be a string");
+    prefix = body["name"].get<std::string>();
+  }
+  ValidateNamePrefix(prefix, "snapshot name prefix");
+  SnapshotService* service = backend_.service;
+  uint64_t id = backend_.jobs->Start(
+      "save", [service, prefix](JobContext& job) { service->Save(prefix, job); });
+  return Json(202, {{"job", JobToJson(*backend_.jobs->Get(id))}});
+}
+
+ApiResponse ApiRouter::GetJob(const std::string& id_text) {
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc() || end != id_text.data() + id_text.size()) {
+    throw Error::InvalidInput("job id \"" + id_text + "\" is not a number");
+  }
+  auto job = backend_.jobs->Get(id);
+  if (!job) throw Error::NotFound("job " + id_text + " not found (only recent jobs are kept)");
+  return Json(200, JobToJson(*job));
+}
+
+ApiResponse ApiRouter::DeleteSnapshot(const std::string& name) {
+  ValidateSnapshotName(name);
+  std::vector<SnapshotRecord> removed;
+  backend_.jobs->Run("delete", [&](JobContext& context) {
+    context.SetSnapshot(name);
+    removed = backend_.service->Delete(name);
+  });
+  nlohmann::json list = nlohmann::json::array();
+  for (const SnapshotRecord& r : removed) list.push_back(RecordToApiJson(r));
+  return Json(200, {{"deleted", list}});
+}
+
+ApiResponse ApiRouter::Prune(const ApiRequest& request) {
+  nlohmann::json body = ObjectBody(request, {"name", "retention"});
+  std::string prefix = std::string(kOnDemandPrefix);
+  int retention = backend_.default_retention;
+  if (body.contains("name")) {
+    if (!body["name"].is_string()) throw Error::InvalidInput("\"name\" must be a string");
+    prefix = body["name"].get<std::string>();
+  }
+  if (body.contains("retention")) {
+    if (!body["retention"].is_number_integer()) {
+      throw Error::InvalidInput("\"retention\" must be an integer");
+    }
+    retention = body["retention"].get<int>();
+  }
+  ValidateNamePrefix(prefix, "snapshot name prefix");
+  std::vector<PruneReport> reports;
+  backend_.jobs->Run("prune",
+                     [&](JobContext&) { reports = backend_.service->Prune(prefix, retention); });
+  nlohmann::json out = nlohmann::json::array();
+  for (const PruneReport& report : reports) {
+    nlohmann::json decisions = nlohmann::json::array();
+    for (const RetentionDecision& d : report.decisions) {
+      if (!HasNamePrefix(d.name, prefix)) continue;
+      decisions.push_back({{"name", d.name}, {"keep", d.keep}, {"reason", d.reason}});
+    }
+    out.push_back({{"storage", report.storage},
+                   {"removed", report.removed},
+                   {"decisions", decisions},
+                   {"errors", report.errors}});
+  }
+  return Json(200, {{"prefix", prefix}, {"retention", retention}, {"stores", out}});
+}
+
+ApiResponse ApiRouter::Metrics() {
+  std::string text;
+  auto gauge = [&](const std::string& name, const std::string& help, double value,
+                   const std::string& labels = "") {
+    text += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
+    text += name + labels + " " + std::to_string(value) + "\n";
+  };
+  const std::vector<std::string> saves = {"save", "scheduled-save"};
+  auto success = backend_.jobs->LastFinished(saves, "succeeded");
+  auto failure = backend_.jobs->LastFinished(saves, "failed");
+  gauge("k3s_snapd_snapshot_last_success_timestamp_seconds",
+        "Unix time of the last snapshot saved everywhere it goes (0: none since start).",
+        success ? double(success->finished_at) : 0);
+  gauge("k3s_snapd_snapshot_last_failure_timestamp_seconds",
+        "Unix time of the last failed snapshot (0: none since start).",
+        failure ? double(failure->finished_at) : 0);
+  gauge("k3s_snapd_job_running", "1 while a job runs.", backend_.jobs->Running() ? 1 : 0);
+  std::map<std::string, int> counts;
+  for (const SnapshotRecord& r : backend_.service->List()) {
+    if (r.status == "ready") counts[r.storage]++;
+  }
+  text +=
+      "# HELP k3s_snapd_stored_snapshots Ready snapshots per storage.\n"
+      "# TYPE k3s_snapd_stored_snapshots gauge\n";
+  for (const auto& [storage, count] : counts) {
+    text +=
+        "k3s_snapd_stored_snapshots{storage=\"" + storage + "\"} " + std::to_string(count) + "\n";
+  }
+  ApiResponse response;
+  response.content_type = "text/plain; version=0.0.4";
+  response.body = text;
+  return response;
+}
+
+}  // namespace snapd

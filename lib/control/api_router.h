@@ -1,0 +1,60 @@
+// The control API's routes (documented in docs/api.md): a plain function from request to
+// response over the daemon's use cases, so it is tested without a socket.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/job_runner.h"
+#include "backup/snapshot_service.h"
+#include "control/api_message.h"
+#include "core/error.h"
+#include "etcd/etcd_client.h"
+
+namespace snapd {
+
+struct ApiBackend {
+  SnapshotService* service = nullptr;
+  JobRunner* jobs = nullptr;
+  EtcdClient* etcd = nullptr;
+  std::string etcd_endpoint;
+  std::string node_name;
+  std::string scheduled_prefix;
+  int default_retention = 5;  // `prune` without --snapshot-retention
+  // Schedule facts for status: spec ("" when scheduled snapshots are disabled) and next run.
+  std::string schedule;
+  std::function<std::optional<SystemTime>()> next_run;
+  // Extra, already-redacted facts shown in status under "config".
+  nlohmann::json config_summary;
+};
+
+class ApiRouter {
+ public:
+  explicit ApiRouter(ApiBackend backend) : backend_(std::move(backend)) {}
+  // Never throws for bad input: answers 4xx with {"error": "...", "kind": "..."}; errors of the
+  // use cases map by kind (not_found 404, conflict 409, invalid_input 400, others 5xx).
+  ApiResponse Handle(const ApiRequest& request);
+
+ private:
+  ApiResponse Route(const ApiRequest& request);
+  ApiResponse Status();
+  ApiResponse ListSnapshots();
+  ApiResponse StartSave(const ApiRequest& request);
+  ApiResponse GetJob(const std::string& id);
+  ApiResponse DeleteSnapshot(const std::string& name);
+  ApiResponse Prune(const ApiRequest& request);
+  ApiResponse Metrics();
+
+  ApiBackend backend_;
+};
+
+// The JSON form of a job, as GET /v1/jobs/{id} answers it.
+nlohmann::json JobToJson(const JobState& job);
+
+// HTTP status for an error kind.
+int StatusForErrorKind(ErrorKind kind);
+
+}  // namespace snapd

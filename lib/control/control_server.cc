@@ -1,0 +1,581 @@
+// The control API's HTTP/1.1 server: Beast over an Asio UNIX-socket acceptor. One I/O thread
+// accepts, reads, writes and times out; handlers run on a small pool so a slow one stalls nobody.
+#include "control/control_server.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <future>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace snapd {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Local = asio::local::stream_protocol;
+using Stream = beast::basic_stream<Local>;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// After an error answer, how long and how much of the rest of the request is read and dropped,
+// so the client sees the answer instead of a reset while it is still sending.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr size_t kLingerBytes = 8 << 20;
+
+std::string ErrorBody(std::string_view message) {
+  nlohmann::json body = {{"error", message}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ErrorBody(const Error& error) {
+  nlohmann::json body = {{"error", error.what()}, {"kind", ErrorKindName(error.kind())}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int StatusForKind(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput:
+      return 400;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kConflict:
+      return 409;
+    case ErrorKind::kTransient:
+    case ErrorKind::kCancelled:
+      return 503;
+    case ErrorKind::kPermanent:
+    case ErrorKind::kCorrupt:
+      return 500;
+  }
+  return 500;
+}
+
+// Runs the handler; whatever it throws becomes an answer, never an escaping exception.
+ApiResponse CallHandler(const ApiHandler& handler, const ApiRequest& request) noexcept {
+  try {
+    try {
+      return handler(request);
+    } catch (const Error& e) {
+      return ApiResponse{StatusForKind(e.kind()), "application/json", ErrorBody(e)};
+    } catch (const std::exception& e) {
+      spdlog::error("control API: {} {} failed: {}", request.method, request.target, e.what());
+      return ApiResponse{500, "application/json",
+                         ErrorBody(std::string("internal error: ") + e.what())};
+    } catch (...) {
+      spdlog::error("control API: {} {} failed with a non-standard exception", request.method,
+                    request.target);
+      return ApiResponse{500, "application/json", ErrorBody("internal error: unknown exception")};
+    }
+  } catch (...) {  // building the error answer itself failed (out of memory)
+    return ApiResponse{500, "application/json", R"({"error":"internal error"})"};
+  }
+}
+
+http::response<http::string_body> MakeResponse(ApiResponse answer, unsigned version,
+                                               bool keep_alive) {
+  // 1xx would confuse the client about the message framing; below 200 is a handler bug.
+  if (answer.status < 200 || answer.status > 599) {
+    spdlog::error("control API: handler answered invalid status {}", answer.status);
+    answer = ApiResponse{500, "application/json", ErrorBody("internal error: invalid status")};
+  }
+  http::response<http::string_body> response{static_cast<http::status>(answer.status), version};
+  // These statuses must not carry a body (Beast refuses to frame one).
+  if (answer.status == 204 || answer.status == 304) answer.body.clear();
+  if (!answer.body.empty() && !answer.content_type.empty()) {
+    response.set(http::field::content_type, answer.content_type);
+  }
+  response.body() = std::move(answer.body);
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+  return response;
+}
+
+http::response<http::string_body> MakeErrorResponse(http::status status, std::string_view message) {
+  http::response<http::string_body> response{status, 11};
+  response.set(http::field::content_type, "application/json");
+  response.body() = ErrorBody(message);
+  response.keep_alive(false);
+  response.prepare_payload();
+  return response;
+}
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return ec.category() == make_error_code(http::error::bad_method).category();
+}
+
+std::optional<PeerCredentials> ReadPeerCredentials(int fd) {
+  ucred cred{};
+  socklen_t length = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return std::nullopt;
+  return PeerCredentials{cred.pid, cred.uid, cred.gid};
+}
+
+// Creates the missing directories above the socket with mode 0755 whatever the umask.
+void CreateParentDirectories(const std::filesystem::path& socket_path) {
+  std::vector<std::filesystem::path> missing;
+  for (auto dir = socket_path.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        throw Error::InvalidInput("control socket directory " + dir.string() +
+                                  " exists and is not a directory");
+      }
+      break;
+    }
+    if (errno != ENOENT) ThrowSystemError("control socket directory " + dir.string(), errno);
+    missing.push_back(dir);
+    if (dir == dir.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (mkdir(it->c_str(), 0755) != 0) {
+      if (errno == EEXIST) continue;
+      ThrowSystemError("creating control socket directory " + it->string(), errno);
+    }
+    if (chmod(it->c_str(), 0755) != 0) {
+      ThrowSystemError("setting mode of control socket directory " + it->string(), errno);
+    }
+  }
+}
+
+// Makes way for binding `path`: removes a socket file nobody listens on, refuses a live one
+// and anything that is not a socket.
+void RemoveStaleSocket(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    ThrowSystemError("control socket path " + path, errno);
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    throw Error::InvalidInput("control socket path " + path +
+                              " exists and is not a socket; refusing to replace it");
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) ThrowSystemError("creating a socket to probe " + path, errno);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  path.copy(address.sun_path, sizeof address.sun_path - 1);
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  int connect_errno = errno;
+  close(fd);
+  // EAGAIN: a live server whose backlog is full.
+  if (rc == 0 || connect_errno == EAGAIN) {
+    throw Error::Conflict("control socket " + path + " is in use by another process");
+  }
+  if (connect_errno != ECONNREFUSED)
+    ThrowSystemError("probing control socket " + path, connect_errno);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    ThrowSystemError("removing stale control socket " + path, errno);
+  }
+}
+
+struct Connection {
+  explicit Connection(Local::socket socket) : stream(std::move(socket)) {}
+  Stream stream;
+  // Handling a request or writing its answer: Stop lets it finish instead of closing it.
+  bool busy = false;
+};
+
+// Keeps a connection in a set for as long as its coroutine runs.
+class Registration {
+ public:
+  Registration(std::unordered_set<Connection*>& set, Connection* connection)
+      : set_(set), connection_(connection) {
+    set_.insert(connection_);
+  }
+  ~Registration() { set_.erase(connection_); }
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+ private:
+  std::unordered_set<Connection*>& set_;
+  Connection* connection_;
+};
+
+void LogCoroutineFailure(std::exception_ptr failure) {
+  if (!failure) return;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    spdlog::error("control socket: connection failed: {}", e.what());
+  } catch (...) {
+    spdlog::error("control socket: connection failed with a non-standard exception");
+  }
+}
+
+}  // namespace
+
+class ControlServer::Impl {
+ public:
+  Impl(Options options, ApiHandler handler)
+      : options_(std::move(options)), handler_(std::move(handler)) {
+    options_.handler_threads = std::max(1u, options_.handler_threads);
+    options_.max_connections = std::max<size_t>(1, options_.max_connections);
+  }
+
+  ~Impl() { Stop(); }
+
+  void Start();
+  void Stop();
+
+ private:
+  enum class State { kIdle, kRunning, kStopping, kStopped };
+
+  void Bind();
+  void RemoveSocketFile();
+  void CloseOnIoThread();
+  asio::awaitable<void> Accept();
+  asio::awaitable<void> Serve(std::shared_ptr<Connection> connection);
+  asio::awaitable<void> Refuse(std::shared_ptr<Connection> connection);
+  asio::awaitable<void> AnswerReadError(Connection& connection, const beast::error_code& ec);
+  asio::awaitable<void> Linger(Connection& connection);
+  void Close(Connection& connection);
+
+  Options options_;
+  ApiHandler handler_;
+
+  // Declared before the objects using it so it is destroyed after them.
+  asio::io_context io_{1};
+  std::optional<Local::acceptor> acceptor_;
+  std::optional<asio::thread_pool> pool_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread io_thread_;
+
+  // Touched only on the I/O thread.
+  std::unordered_set<Connection*> connections_;
+  std::unordered_set<Connection*> refused_;
+  bool stopping_ = false;
+
+  // The socket file we bound, so Stop never removes a file someone else put there since.
+  dev_t socket_device_ = 0;
+  ino_t socket_inode_ = 0;
+
+  std::mutex state_mutex_;
+  State state_ = State::kIdle;
+  std::mutex join_mutex_;  // held while joining; never taken on the server's own threads
+  bool joined_ = false;
+};
+
+void ControlServer::Impl::Start() {
+  std::lock_guard lock(state_mutex_);
+  const std::string& path = options_.socket_path;
+  if (state_ != State::kIdle) {
+    throw Error::Conflict("control server on " + path + " was already started");
+  }
+  if (path.empty()) throw Error::InvalidInput("control socket path is empty");
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    throw Error::InvalidInput("control socket path " + path + " is longer than " +
+                              std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
+  }
+  CreateParentDirectories(path);
+  RemoveStaleSocket(path);
+  Bind();
+
+  pool_.emplace(options_.handler_threads);
+  work_.emplace(io_.get_executor());
+  asio::co_spawn(io_, Accept(), LogCoroutineFailure);
+  io_thread_ = std::thread([this] {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("control socket: I/O loop failed: {}", e.what());
+      }
+    }
+  });
+  state_ = State::kRunning;
+}
+
+void ControlServer::Impl::Bind() {
+  const std::string& path = options_.socket_path;
+  boost::system::error_code ec;
+  acceptor_.emplace(io_);
+  acceptor_->open(Local(), ec);
+  if (ec) throw Error::Permanent("creating control socket " + path + ": " + ec.message());
+  // bind() creates the file with this mode minus the umask, so it never starts out more open
+  // than owner-only; the full mode is set once the group is right.
+  (void)fchmod(acceptor_->native_handle(), options_.socket_mode & 0700);
+  acceptor_->bind(Local::endpoint(path), ec);
+  if (ec == asio::error::address_in_use) {
+    throw Error::Conflict("control socket " + path + " is in use by another process");
+  }
+  if (ec) throw Error::Permanent("binding control socket " + path + ": " + ec.message());
+  try {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) ThrowSystemError("control socket " + path, errno);
+    socket_device_ = st.st_dev;
+    socket_inode_ = st.st_ino;
+    if (options_.socket_group != static_cast<gid_t>(-1) &&
+        chown(path.c_str(), static_cast<uid_t>(-1), options_.socket_group) != 0) {
+      ThrowSystemError("setting group of control socket " + path + " to " +
+                           std::to_string(options_.socket_group),
+                       errno);
+    }
+    if (chmod(path.c_str(), options_.socket_mode) != 0) {
+      ThrowSystemError("setting mode of control socket " + path, errno);
+    }
+    acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw Error::Permanent("listening on control socket " + path + ": " + ec.message());
+  } catch (...) {
+    RemoveSocketFile();
+    acceptor_->close(ec);
+    throw;
+  }
+}
+
+void ControlServer::Impl::RemoveSocketFile() {
+  const std::string& path = options_.socket_path;
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return;
+  if (st.st_dev != socket_device_ || st.st_ino != socket_inode_) return;
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    spdlog::warn("control socket: cannot remove {}: {}", path, std::strerror(errno));
+  }
+}
+
+void ControlServer::Impl::Stop() {
+  bool begin_close = false;
+  {
+    std::lock_guard lock(state_mutex_);
+    if (state_ == State::kIdle) {
+      state_ = State::kStopped;
+      joined_ = true;
+      return;
+    }
+    if (state_ == State::kRunning) {
+      state_ = State::kStopping;
+      begin_close = true;
+    }
+  }
+  const bool on_io_thread = io_.get_executor().running_in_this_thread();
+  const bool on_own_thread = on_io_thread || pool_->get_executor().running_in_this_thread();
+  if (begin_close) {
+    if (on_io_thread) {
+      CloseOnIoThread();
+    } else {
+      std::promise<void> closed;
+      asio::post(io_, [this, &closed] {
+        CloseOnIoThread();
+        closed.set_value();
+      });
+      closed.get_future().wait();
+    }
+  }
+  if (on_own_thread) return;  // a thread cannot join itself: the next Stop from outside will
+
+  std::lock_guard join_lock(join_mutex_);
+  if (joined_) return;
+  pool_->join();  // handlers in flight finish; their answers are then written by the I/O thread
+  work_.reset();
+  io_thread_.join();  // returns once every connection has finished
+  joined_ = true;
+  std::lock_guard lock(state_mutex_);
+  state_ = State::kStopped;
+}
+
+void ControlServer::Impl::CloseOnIoThread() {
+  stopping_ = true;
+  beast::error_code ignored;
+  acceptor_->close(ignored);
+  RemoveSocketFile();
+  for (Connection* connection : connections_) {
+    if (!connection->busy) connection->stream.close();
+  }
+  for (Connection* connection : refused_) connection->stream.close();
+}
+
+asio::awaitable<void> ControlServer::Impl::Accept() {
+  asio::steady_timer backoff(io_);
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_->async_accept(kNoThrow);
+    if (stopping_) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors and the like: wait a little instead of spinning.
+      spdlog::warn("control socket {}: accept failed: {}", options_.socket_path, ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(kNoThrow);
+      continue;
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    if (connections_.size() < options_.max_connections) {
+      asio::co_spawn(io_, Serve(std::move(connection)), LogCoroutineFailure);
+    } else if (refused_.size() < options_.max_connections) {
+      asio::co_spawn(io_, Refuse(std::move(connection)), LogCoroutineFailure);
+    } else {
+      connection->stream.close();
+    }
+  }
+}
+
+asio::awaitable<void> ControlServer::Impl::Serve(std::shared_ptr<Connection> connection) {
+  Registration registration(connections_, connection.get());
+  Stream& stream = connection->stream;
+  std::optional<PeerCredentials> peer = ReadPeerCredentials(stream.socket().native_handle());
+  if (!peer) {
+    // Without knowing who asks, the handler could not decide what they may do.
+    if (!stopping_) spdlog::warn("control socket: cannot read peer credentials, closing");
+    Close(*connection);
+    co_return;
+  }
+  beast::flat_buffer buffer;
+  while (!stopping_) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(options_.header_limit, std::numeric_limits<std::uint32_t>::max())));
+    parser.body_limit(options_.body_limit);
+
+    stream.expires_after(options_.read_timeout);
+    auto [ec, unused] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+    if (!ec && !parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+        stream.expires_after(options_.write_timeout);
+        std::tie(ec, unused) = co_await http::async_write(stream, go_on, kNoThrow);
+        stream.expires_after(options_.read_timeout);
+      }
+      if (!ec) std::tie(ec, unused) = co_await http::async_read(stream, buffer, parser, kNoThrow);
+    }
+    if (ec) {
+      co_await AnswerReadError(*connection, ec);
+      break;
+    }
+    if (stopping_) break;
+
+    connection->busy = true;
+    stream.expires_never();
+    http::request<http::string_body> message = parser.release();
+    ApiRequest request{std::string(message.method_string()), std::string(message.target()),
+                       std::move(message.body()), std::string(message[http::field::content_type]),
+                       *peer};
+    ApiResponse answer = co_await asio::co_spawn(
+        *pool_,
+        // Captures only pointers: GCC 12 mis-moves a coroutine lambda's non-trivial captures.
+        // `request` lives in this frame until the handler's answer is back.
+        [this, &request]() -> asio::awaitable<ApiResponse> {
+          co_return CallHandler(handler_, request);
+        },
+        asio::use_awaitable);
+
+    auto response =
+        MakeResponse(std::move(answer), message.version(), message.keep_alive() && !stopping_);
+    stream.expires_after(options_.write_timeout);
+    std::tie(ec, unused) = co_await http::async_write(stream, response, kNoThrow);
+    connection->busy = false;
+    if (ec || !response.keep_alive()) break;
+  }
+  Close(*connection);
+}
+
+asio::awaitable<void> ControlServer::Impl::AnswerReadError(Connection& connection,
+                                                           const beast::error_code& ec) {
+  if (stopping_) co_return;
+  http::response<http::string_body> response;
+  if (ec == http::error::body_limit) {
+    response = MakeErrorResponse(
+        http::status::payload_too_large,
+        "request body is larger than " + std::to_string(options_.body_limit) + " bytes");
+  } else if (ec == http::error::header_limit) {
+    response = MakeErrorResponse(
+        http::status::request_header_fields_too_large,
+        "request header is larger than " + std::to_string(options_.header_limit) + " bytes");
+  } else if (IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+             ec != http::error::partial_message) {
+    response =
+        MakeErrorResponse(http::status::bad_request, "malformed HTTP request: " + ec.message());
+  } else {
+    co_return;  // the client went away or timed out: nobody to answer
+  }
+  connection.stream.expires_after(options_.write_timeout);
+  auto [write_ec, unused] = co_await http::async_write(connection.stream, response, kNoThrow);
+  if (!write_ec) co_await Linger(connection);
+}
+
+asio::awaitable<void> ControlServer::Impl::Linger(Connection& connection) {
+  beast::error_code ignored;
+  connection.stream.socket().shutdown(Local::socket::shutdown_send, ignored);
+  connection.stream.expires_after(
+      std::min<std::chrono::seconds>(kLingerTime, options_.read_timeout));
+  std::array<char, 16 << 10> sink;
+  for (size_t total = 0; total < kLingerBytes;) {
+    auto [ec, n] = co_await connection.stream.async_read_some(asio::buffer(sink), kNoThrow);
+    if (ec) break;
+    total += n;
+  }
+}
+
+asio::awaitable<void> ControlServer::Impl::Refuse(std::shared_ptr<Connection> connection) {
+  Registration registration(refused_, connection.get());
+  // Reading the request first lets the client see the answer rather than a broken pipe.
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(options_.header_limit, std::numeric_limits<std::uint32_t>::max())));
+  beast::flat_buffer buffer;
+  connection->stream.expires_after(
+      std::min<std::chrono::seconds>(kLingerTime, options_.read_timeout));
+  auto [ec, unused] =
+      co_await http::async_read_header(connection->stream, buffer, parser, kNoThrow);
+  if (!ec && !stopping_) {
+    auto response = MakeErrorResponse(
+        http::status::service_unavailable,
+        "too many control connections (" + std::to_string(options_.max_connections) + ")");
+    connection->stream.expires_after(options_.write_timeout);
+    std::tie(ec, unused) = co_await http::async_write(connection->stream, response, kNoThrow);
+    if (!ec) co_await Linger(*connection);
+  }
+  Close(*connection);
+}
+
+void ControlServer::Impl::Close(Connection& connection) {
+  beast::error_code ignored;
+  connection.stream.socket().shutdown(Local::socket::shutdown_both, ignored);
+  connection.stream.close();
+}
+
+ControlServer::ControlServer(Options options, ApiHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+ControlServer::~ControlServer() = default;
+
+void ControlServer::Start() {
+  impl_->Start();
+}
+
+void ControlServer::Stop() {
+  impl_->Stop();
+}
+
+}  // namespace snapd

@@ -1,0 +1,53 @@
+// The control API's HTTP/1.1 server on a UNIX socket. It only moves requests and responses:
+// what a request means is the ApiHandler's business. Beast stays inside control_server.cc.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "control/api_message.h"
+
+namespace snapd {
+
+class ControlServer {
+ public:
+  struct Options {
+    std::string socket_path;
+    mode_t socket_mode = 0660;
+    gid_t socket_group = static_cast<gid_t>(-1);  // -1: leave the group as created
+    size_t body_limit = 1 << 20;                  // larger bodies are answered 413
+    size_t header_limit = 16 << 10;               // larger headers are answered 431
+    std::chrono::seconds read_timeout{10};        // for a whole request, and idle keep-alive
+    std::chrono::seconds write_timeout{30};
+    size_t max_connections = 64;  // connections beyond this are answered 503 and closed
+    unsigned handler_threads = 2;
+  };
+
+  ControlServer(Options options, ApiHandler handler);
+  ~ControlServer();  // Stop()s; must not run on one of the server's own threads
+
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Binds and starts serving on a background thread. Creates the socket's parent directory
+  // (0755) if missing. An existing socket nobody answers on is replaced; a live one is
+  // Error::Conflict; anything that is not a socket is Error::InvalidInput and left alone.
+  // The socket gets options.socket_mode whatever the umask, and options.socket_group.
+  void Start();
+
+  // Stops accepting and removes the socket file; requests already being handled are answered,
+  // idle and half-read connections are closed. Idempotent and callable from any thread; when
+  // called from inside the handler it only begins the stop, and the destructor (or a later
+  // Stop from another thread) waits for the threads.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace snapd

@@ -1,0 +1,39 @@
+// What k3s-snapd needs from etcd: a snapshot stream and a health/status probe. An interface so
+// the backup layer can be tested against faulty etcds.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "core/byte_sink.h"
+#include "http/http_client.h"
+
+namespace snapd {
+
+struct EtcdStatus {
+  std::string version;
+  uint64_t db_size = 0;
+  uint64_t leader = 0;
+  uint64_t member_id = 0;
+  uint64_t raft_index = 0;
+};
+
+struct EtcdEndpoint {
+  std::string url;  // "https://127.0.0.1:2379"
+  TlsOptions tls;
+};
+
+class EtcdClient {
+ public:
+  virtual ~EtcdClient() = default;
+  // Streams the snapshot (data, then the 32-byte SHA-256 trailer) into `sink`. Returns only
+  // when etcd sent the whole stream; throws snapd::Error when it did not (the sink then holds
+  // a partial stream that must be discarded). `cancel` aborts the transfer.
+  virtual void Snapshot(ByteSink& sink, const std::atomic<bool>* cancel) = 0;
+  // Throws when etcd cannot be reached or answers an error.
+  virtual EtcdStatus Status(std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace snapd

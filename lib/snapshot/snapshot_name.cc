@@ -1,0 +1,93 @@
+// Snapshot names in k3s's format.
+#include "snapshot/snapshot_name.h"
+
+#include <charconv>
+
+#include "core/error.h"
+
+namespace snapd {
+namespace {
+
+constexpr std::string_view kKnownSuffixes[] = {".age", ".zst", ".zip"};
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += '?';
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string FormatSnapshotName(std::string_view prefix, std::string_view node,
+                               int64_t unix_seconds) {
+  std::string name;
+  name.reserve(prefix.size() + node.size() + 24);
+  name.append(prefix).append("-").append(node).append("-").append(std::to_string(unix_seconds));
+  return name;
+}
+
+void ValidateSnapshotName(std::string_view name, std::string_view what) {
+  auto fail = [&](std::string_view why) {
+    throw Error::InvalidInput(std::string(what) + " " + Quote(name) + ": " + std::string(why));
+  };
+  if (name.empty()) fail("must not be empty");
+  if (name.size() > 255) fail("longer than 255 bytes");
+  if (name.front() == '.') fail("must not start with '.'");
+  if (name.ends_with(kPartSuffix)) fail("names ending in .part are incomplete snapshots");
+  for (char c : name) {
+    if (c == '/' || c == '\\') fail("must not contain a path separator");
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      fail("must not contain control characters");
+  }
+}
+
+void ValidateNamePrefix(std::string_view prefix, std::string_view what) {
+  auto fail = [&](std::string_view why) {
+    throw Error::InvalidInput(std::string(what) + " " + Quote(prefix) + ": " + std::string(why));
+  };
+  if (prefix.empty()) fail("must not be empty");
+  if (prefix.size() > 200) fail("longer than 200 bytes");
+  if (prefix.front() == '.' || prefix.front() == '-') fail("must start with a letter or digit");
+  for (char c : prefix) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) fail("may contain only letters, digits, '.', '_' and '-'");
+  }
+}
+
+std::optional<int64_t> ParseSnapshotTime(std::string_view name) {
+  bool stripped = true;
+  while (stripped) {
+    stripped = false;
+    for (std::string_view suffix : kKnownSuffixes) {
+      if (name.ends_with(suffix)) {
+        name.remove_suffix(suffix.size());
+        stripped = true;
+      }
+    }
+  }
+  size_t dash = name.rfind('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  std::string_view digits = name.substr(dash + 1);
+  if (digits.empty() || digits.size() > 18) return std::nullopt;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return value;
+}
+
+bool HasNamePrefix(std::string_view name, std::string_view prefix) {
+  return name.size() > prefix.size() && name.starts_with(prefix) && name[prefix.size()] == '-';
+}
+
+bool IsZipName(std::string_view name) {
+  return name.ends_with(".zip");
+}
+
+}  // namespace snapd

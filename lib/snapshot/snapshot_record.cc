@@ -1,0 +1,102 @@
+// Snapshot records to and from their metadata and API JSON forms.
+#include "snapshot/snapshot_record.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/time_format.h"
+
+namespace snapd {
+namespace {
+
+constexpr const char* kVersionKey = "k3s-snapd-record-version";
+
+}  // namespace
+
+std::string RecordToMetadataJson(const SnapshotRecord& r) {
+  nlohmann::json j = {
+      {kVersionKey, std::to_string(SnapshotRecord::kVersion)},
+      {"name", r.name},
+      {"node", r.node},
+      {"size", std::to_string(r.size)},
+      {"sha256", r.sha256},
+      {"createdAt", FormatRfc3339(r.created_at)},
+      {"status", r.status},
+      {"tokenHash", r.token_hash},
+      {"compressed", r.compressed ? "true" : "false"},
+  };
+  return j.dump();
+}
+
+bool MergeMetadataJson(std::string_view body, SnapshotRecord& record) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains(kVersionKey)) return false;
+  auto text = [&](const char* key) -> std::string {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (text(kVersionKey) != std::to_string(SnapshotRecord::kVersion)) return false;
+  SnapshotRecord merged = record;
+  merged.node = text("node");
+  merged.sha256 = text("sha256");
+  merged.token_hash = text("tokenHash");
+  merged.status = text("status");
+  merged.compressed = text("compressed") == "true";
+  if (auto t = ParseRfc3339(text("createdAt"))) merged.created_at = *t;
+  try {
+    merged.size = std::stoull(text("size"));
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (merged.status != "ready" && merged.status != "failed") return false;
+  record = merged;
+  return true;
+}
+
+nlohmann::json RecordToApiJson(const SnapshotRecord& r) {
+  nlohmann::json j = {
+      {"name", r.name},
+      {"node", r.node},
+      {"storage", r.storage},
+      {"location", r.location},
+      {"size", r.size},
+      {"createdAt", FormatRfc3339(r.created_at)},
+      {"compressed", r.compressed},
+      {"status", r.status},
+      {"tokenHash", r.token_hash},
+      {"sha256", r.sha256},
+  };
+  if (!r.error.empty()) j["error"] = r.error;
+  return j;
+}
+
+SnapshotRecord RecordFromApiJson(const nlohmann::json& j) {
+  if (!j.is_object()) throw Error::InvalidInput("snapshot record: expected a JSON object");
+  auto need = [&](const char* key, nlohmann::json::value_t type) -> const nlohmann::json& {
+    auto it = j.find(key);
+    if (it == j.end()) throw Error::InvalidInput(std::string("snapshot record: missing ") + key);
+    bool ok = it->type() == type || (type == nlohmann::json::value_t::number_unsigned &&
+                                     it->is_number_integer() && it->get<int64_t>() >= 0);
+    if (!ok)
+      throw Error::InvalidInput(std::string("snapshot record: ") + key + " has the wrong type");
+    return *it;
+  };
+  using T = nlohmann::json::value_t;
+  SnapshotRecord r;
+  r.name = need("name", T::string).get<std::string>();
+  r.node = need("node", T::string).get<std::string>();
+  r.storage = need("storage", T::string).get<std::string>();
+  r.location = need("location", T::string).get<std::string>();
+  r.size = need("size", T::number_unsigned).get<uint64_t>();
+  auto created = ParseRfc3339(need("createdAt", T::string).get<std::string>());
+  if (!created) throw Error::InvalidInput("snapshot record: createdAt is not RFC 3339");
+  r.created_at = *created;
+  r.compressed = need("compressed", T::boolean).get<bool>();
+  r.status = need("status", T::string).get<std::string>();
+  r.token_hash = need("tokenHash", T::string).get<std::string>();
+  if (auto it = j.find("sha256"); it != j.end() && it->is_string()) r.sha256 = *it;
+  if (auto it = j.find("error"); it != j.end() && it->is_string()) r.error = *it;
+  return r;
+}
+
+}  // namespace snapd

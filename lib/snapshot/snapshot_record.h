@@ -1,0 +1,45 @@
+// The record kept for every snapshot: what it is, where it is, and how to check it. Stored as
+// k3s keeps extra metadata (a flat JSON object of strings in `.metadata/<name>`), so k3s reads
+// our metadata files without complaint and we read k3s's snapshots without one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace snapd {
+
+struct SnapshotRecord {
+  // Persisted format version; bump on incompatible change of the metadata JSON.
+  static constexpr int kVersion = 1;
+
+  std::string name;
+  std::string node;
+  std::string storage;           // "local" or "s3"
+  std::string location;          // "file:///abs/path" or "s3://bucket/key"
+  uint64_t size = 0;             // bytes as stored
+  std::string sha256;            // hex SHA-256 of the stored bytes; empty when unknown (k3s-made)
+  int64_t created_at = 0;        // unix seconds
+  std::string status = "ready";  // "ready" or "failed"
+  std::string token_hash;        // k3s token hash (12 hex) of the server token at save time
+  bool compressed = false;
+  std::string error;  // why a failed snapshot failed
+};
+
+// The `.metadata/<name>` file body: a JSON object of string values.
+std::string RecordToMetadataJson(const SnapshotRecord& record);
+
+// Fills node, sha256, created_at, token_hash, status, size and compressed from a metadata
+// body written by RecordToMetadataJson. Returns false (record untouched) when the body is not
+// ours (k3s's extra metadata) or not JSON; never throws on outside input.
+bool MergeMetadataJson(std::string_view body, SnapshotRecord& record);
+
+// The API form (`snapctl ls -o json`): name, node, storage, location, size, createdAt
+// (RFC 3339), compressed, status, tokenHash, sha256, and error when failed.
+nlohmann::json RecordToApiJson(const SnapshotRecord& record);
+// Throws Error::InvalidInput naming the missing or mistyped field.
+SnapshotRecord RecordFromApiJson(const nlohmann::json& json);
+
+}  // namespace snapd

@@ -1,0 +1,330 @@
+// LocalStore on POSIX calls.
+#include "store/local_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+
+#include "core/error.h"
+#include "snapshot/snapshot_name.h"
+
+namespace snapd {
+namespace {
+
+constexpr size_t kWriteBuffer = 1 << 20;
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+  ~FileDescriptor() { Reset(); }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+  // close() reports delayed write errors on some filesystems (NFS): check it when it matters.
+  void Close(const std::string& path) {
+    int fd = fd_;
+    fd_ = -1;
+    if (fd >= 0 && ::close(fd) != 0) ThrowSystemError("close " + path, errno);
+  }
+
+ private:
+  int fd_;
+};
+
+void SyncDir(const std::string& dir) {
+  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) ThrowSystemError("open directory " + dir, errno);
+  if (::fsync(fd.get()) != 0) ThrowSystemError("fsync directory " + dir, errno);
+}
+
+void MakeDir(const std::string& path) {
+  if (path.empty()) return;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) throw Error::InvalidInput(path + ": exists and is not a directory");
+    return;
+  }
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) MakeDir(path.substr(0, slash));
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    ThrowSystemError("create directory " + path, errno);
+  }
+  ::chmod(path.c_str(), 0700);  // umask may have narrowed it further; never wider
+}
+
+void WriteAll(int fd, const char* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowSystemError("write " + path, errno);
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+// Writes `body` to `path` durably via a temporary file and rename (replacing).
+void WriteFileDurably(const std::string& dir, const std::string& path, const std::string& body) {
+  std::string tmp = path + ".tmp";
+  FileDescriptor fd(
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.get() < 0) ThrowSystemError("create " + tmp, errno);
+  ::fchmod(fd.get(), 0600);
+  WriteAll(fd.get(), body.data(), body.size(), tmp);
+  if (::fsync(fd.get()) != 0) ThrowSystemError("fsync " + tmp, errno);
+  fd.Close(tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    ThrowSystemError("rename " + tmp, err);
+  }
+  SyncDir(dir);
+}
+
+bool ReadSmallFile(const std::string& path, std::string& out) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) return false;
+  char buf[4096];
+  while (out.size() < (1 << 20)) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+std::string ParentOf(const std::string& dir) {
+  size_t slash = dir.find_last_not_of('/');
+  slash = slash == std::string::npos ? std::string::npos : dir.rfind('/', slash);
+  return slash == std::string::npos || slash == 0 ? "/" : dir.substr(0, slash);
+}
+
+class LocalWriter final : public SnapshotWriter {
+ public:
+  LocalWriter(const LocalStore& store, std::string name)
+      : store_(store), name_(std::move(name)), path_(store.PathOf(name_)), part_(path_ + ".part") {
+    struct stat st;
+    if (::lstat(path_.c_str(), &st) == 0) {
+      throw Error::Conflict("snapshot " + name_ + " already exists in " + store.dir());
+    }
+    fd_.Reset(::open(part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd_.get() < 0) {
+      if (errno == EEXIST) throw Error::Conflict("snapshot " + name_ + " is already being written");
+      ThrowSystemError("create " + part_, errno);
+    }
+    created_ = true;
+    // Marks the file as being written, so a cleanup in another process leaves it alone.
+    ::flock(fd_.get(), LOCK_EX | LOCK_NB);
+    if (::fchmod(fd_.get(), 0600) != 0) ThrowSystemError("chmod " + part_, errno);
+    buffer_.reserve(kWriteBuffer);
+  }
+
+  ~LocalWriter() override { Abort(); }
+
+  void Write(std::string_view chunk) override {
+    if (buffer_.size() + chunk.size() > kWriteBuffer) Flush();
+    if (chunk.size() >= kWriteBuffer) {
+      WriteAll(fd_.get(), chunk.data(), chunk.size(), part_);
+    } else {
+      buffer_.append(chunk);
+    }
+  }
+
+  SnapshotRecord Commit(const SnapshotRecord& record) override {
+    Flush();
+    if (::fsync(fd_.get()) != 0) ThrowSystemError("fsync " + part_, errno);
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) ThrowSystemError("stat " + part_, errno);
+    fd_.Close(part_);
+
+    SnapshotRecord stored = record;
+    stored.name = name_;
+    stored.storage = "local";
+    stored.location = "file://" + path_;
+    stored.size = static_cast<uint64_t>(st.st_size);
+    stored.status = "ready";
+    // The record goes first: a listed snapshot always has its record, and a crash between the
+    // two leaves only a record without a file, which List ignores and cleanup removes.
+    WriteFileDurably(ParentOf(store_.MetadataPathOf(name_)), store_.MetadataPathOf(name_),
+                     RecordToMetadataJson(stored));
+    if (::renameat2(AT_FDCWD, part_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
+      int err = errno;
+      ::unlink(store_.MetadataPathOf(name_).c_str());
+      if (err == EEXIST) throw Error::Conflict("snapshot " + name_ + " already exists");
+      ThrowSystemError("rename " + part_, err);
+    }
+    created_ = false;
+    SyncDir(store_.dir());
+    return stored;
+  }
+
+  void Abort() noexcept override {
+    fd_.Reset();
+    if (created_) {
+      ::unlink(part_.c_str());
+      created_ = false;
+    }
+  }
+
+ private:
+  void Flush() {
+    WriteAll(fd_.get(), buffer_.data(), buffer_.size(), part_);
+    buffer_.clear();
+  }
+
+  const LocalStore& store_;
+  std::string name_;
+  std::string path_;
+  std::string part_;
+  FileDescriptor fd_;
+  bool created_ = false;
+  std::string buffer_;
+};
+
+class FileSource final : public ByteSource {
+ public:
+  explicit FileSource(std::string path) : path_(std::move(path)) {
+    fd_.Reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd_.get() < 0) ThrowSystemError("open " + path_, errno);
+  }
+  size_t Read(char* buffer, size_t size) override {
+    for (;;) {
+      ssize_t n = ::read(fd_.get(), buffer, size);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) ThrowSystemError("read " + path_, errno);
+    }
+  }
+
+ private:
+  std::string path_;
+  FileDescriptor fd_;
+};
+
+}  // namespace
+
+LocalStore::LocalStore(std::string dir, std::string node_name)
+    : dir_(std::move(dir)), node_name_(std::move(node_name)) {
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  metadata_dir_ = ParentOf(dir_) + "/.metadata";
+}
+
+void LocalStore::Prepare() {
+  MakeDir(dir_);
+  MakeDir(metadata_dir_);
+}
+
+std::unique_ptr<SnapshotWriter> LocalStore::Create(const std::string& name) {
+  ValidateSnapshotName(name);
+  return std::make_unique<LocalWriter>(*this, name);
+}
+
+std::vector<SnapshotRecord> LocalStore::List() {
+  std::vector<SnapshotRecord> records;
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return records;
+    ThrowSystemError("list " + dir_, errno);
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+  while (dirent* entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (name.empty() || name.front() == '.' || name.ends_with(kPartSuffix)) continue;
+    if (name.ends_with(".tmp")) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISREG(st.st_mode)) continue;
+    SnapshotRecord r;
+    r.name = name;
+    r.node = node_name_;
+    r.storage = "local";
+    r.location = "file://" + PathOf(name);
+    r.size = static_cast<uint64_t>(st.st_size);
+    r.created_at = ParseSnapshotTime(name).value_or(st.st_mtime);
+    r.compressed = IsZipName(name);
+    std::string metadata;
+    if (ReadSmallFile(MetadataPathOf(name), metadata)) {
+      uint64_t actual = r.size;
+      if (MergeMetadataJson(metadata, r) && r.size != actual) {
+        r.status = "failed";
+        r.error = "file is " + std::to_string(actual) + " bytes but was saved with " +
+                  std::to_string(r.size) + " (truncated or replaced)";
+        r.size = actual;
+      }
+    }
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+std::unique_ptr<ByteSource> LocalStore::Open(const std::string& name) {
+  ValidateSnapshotName(name);
+  return std::make_unique<FileSource>(PathOf(name));
+}
+
+void LocalStore::Remove(const std::string& name) {
+  ValidateSnapshotName(name);
+  struct stat st;
+  if (::lstat(PathOf(name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw Error::NotFound("snapshot " + name + " not found in " + dir_);
+  }
+  if (::unlink(PathOf(name).c_str()) != 0) ThrowSystemError("delete " + PathOf(name), errno);
+  if (::unlink(MetadataPathOf(name).c_str()) != 0 && errno != ENOENT) {
+    ThrowSystemError("delete " + MetadataPathOf(name), errno);
+  }
+  SyncDir(dir_);
+}
+
+int LocalStore::RemoveIncomplete() {
+  int removed = 0;
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return 0;
+  std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+  time_t now = ::time(nullptr);
+  while (dirent* entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (!name.ends_with(kPartSuffix)) continue;
+    FileDescriptor fd(::openat(::dirfd(d), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) continue;
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a live writer holds it
+    if (now - st.st_mtime < kPartGraceSeconds) continue;
+    if (::unlinkat(::dirfd(d), name.c_str(), 0) == 0) ++removed;
+  }
+  // Records whose snapshot never got its final name (a crash between the two renames).
+  if (DIR* m = ::opendir(metadata_dir_.c_str())) {
+    std::unique_ptr<DIR, int (*)(DIR*)> metadata_guard(m, ::closedir);
+    while (dirent* entry = ::readdir(m)) {
+      std::string name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = metadata_dir_ + "/" + name;
+      if (name.ends_with(".tmp")) {
+        if (::unlink(path.c_str()) == 0) ++removed;
+        continue;
+      }
+      struct stat st;
+      if (::lstat(PathOf(name).c_str(), &st) == 0) continue;
+      std::string body;
+      SnapshotRecord probe;
+      if (ReadSmallFile(path, body) && MergeMetadataJson(body, probe) &&
+          ::lstat((PathOf(name) + std::string(kPartSuffix)).c_str(), &st) != 0) {
+        if (::unlink(path.c_str()) == 0) ++removed;
+      }
+    }
+  }
+  return removed;
+}
+
+}  // namespace snapd

@@ -1,0 +1,41 @@
+// Snapshots as files in the snapshot dir, laid out as k3s lays them out: `<dir>/<name>` (0600,
+// dir 0700) with the record in `<dir>/../.metadata/<name>`. Durable by `.part` → fsync →
+// rename (never replacing) → fsync dir; symlinks in the dir are never followed.
+#pragma once
+
+#include <string>
+
+#include "store/snapshot_store.h"
+
+namespace snapd {
+
+class LocalStore final : public SnapshotStore {
+ public:
+  // `node_name` is the node recorded for files without a record (made by k3s on this node).
+  LocalStore(std::string dir, std::string node_name);
+
+  // Creates the snapshot and metadata dirs (0700) if missing. Throws naming the path.
+  void Prepare();
+
+  std::string_view Kind() const override { return "local"; }
+  std::unique_ptr<SnapshotWriter> Create(const std::string& name) override;
+  std::vector<SnapshotRecord> List() override;
+  std::unique_ptr<ByteSource> Open(const std::string& name) override;
+  void Remove(const std::string& name) override;
+  int RemoveIncomplete() override;
+
+  const std::string& dir() const { return dir_; }
+  std::string PathOf(const std::string& name) const { return dir_ + "/" + name; }
+  std::string MetadataPathOf(const std::string& name) const { return metadata_dir_ + "/" + name; }
+
+  // A `.part` file untouched this long, and locked by no writer, is a leftover of a save that
+  // died. The grace period spares a `.part` that a k3s on-demand save may be writing.
+  static constexpr int kPartGraceSeconds = 10;
+
+ private:
+  std::string dir_;
+  std::string metadata_dir_;
+  std::string node_name_;
+};
+
+}  // namespace snapd

@@ -1,0 +1,41 @@
+// Where snapshots are kept. Rules every store follows (checked by one conformance suite):
+// - A snapshot is listed only after Commit returned: no partial upload or `.part` file is ever
+//   listed, and List never throws for one odd entry (it skips it).
+// - Create never replaces an existing snapshot: the name is taken or Create throws kConflict.
+// - A writer destroyed without Commit leaves nothing behind (Abort is implied).
+// - Remove of a missing snapshot throws kNotFound.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/byte_sink.h"
+#include "core/byte_source.h"
+#include "snapshot/snapshot_record.h"
+
+namespace snapd {
+
+class SnapshotWriter : public ByteSink {
+ public:
+  // Makes the bytes written so far durable and visible under the record's name, with the
+  // record stored beside them. Returns the record as stored (storage and location filled in).
+  virtual SnapshotRecord Commit(const SnapshotRecord& record) = 0;
+  // Drops everything written; safe to call more than once and after a failed Commit.
+  virtual void Abort() noexcept = 0;
+};
+
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+  virtual std::string_view Kind() const = 0;  // "local" or "s3", the `storage` of its records
+  virtual std::unique_ptr<SnapshotWriter> Create(const std::string& name) = 0;
+  virtual std::vector<SnapshotRecord> List() = 0;
+  virtual std::unique_ptr<ByteSource> Open(const std::string& name) = 0;
+  virtual void Remove(const std::string& name) = 0;
+  // Removes what interrupted saves left (`.part` files, incomplete uploads). Returns how many.
+  virtual int RemoveIncomplete() = 0;
+};
+
+}  // namespace snapd
