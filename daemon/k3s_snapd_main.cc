@@ -51,6 +51,13 @@ void SetUpLogging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
+// "FILE: key: message" or "--key: message", whichever set the key.
+Error ConfigError(const Config& config, const std::string& key, const std::string& message) {
+  std::string source = config.SourceOf(key);
+  if (source.starts_with("--")) return Error::InvalidInput(source + ": " + message);
+  return Error::InvalidInput(source + ": " + key + ": " + message);
+}
+
 std::string ReadTokenHash(const Config& config) {
   if (!config.token.empty()) return TokenHash(config.token);
   std::ifstream in(config.token_file);
@@ -67,10 +74,7 @@ TlsOptions EtcdTls(const Config& config) {
     struct stat st;
     bool exists = ::stat(path.c_str(), &st) == 0;
     if (config.SourceOf(key) != "default") {
-      if (!exists) {
-        throw Error::InvalidInput(config.SourceOf(key) + ": " + key + ": " + path +
-                                  " does not exist");
-      }
+      if (!exists) throw ConfigError(config, key, path + " does not exist");
       out = path;
     } else if (exists) {
       out = path;
@@ -95,16 +99,18 @@ int Run(const std::vector<std::string>& args) {
   }
   Config config;
   std::optional<CronSchedule> schedule;
+  EtcdEndpoint endpoint;
   try {
     config = LoadConfig(args);
     if (!config.disable_snapshots) {
       try {
         schedule = CronSchedule::Parse(config.snapshot_schedule_cron);
       } catch (const Error& e) {
-        throw Error::InvalidInput(config.SourceOf("etcd-snapshot-schedule-cron") +
-                                  ": etcd-snapshot-schedule-cron: " + e.what());
+        throw ConfigError(config, "etcd-snapshot-schedule-cron", e.what());
       }
     }
+    endpoint.url = config.etcd_endpoint;
+    if (config.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(config);
   } catch (const Error& e) {
     std::cerr << "k3s-snapd: config: " << e.what() << "\n";
     return 2;
@@ -122,8 +128,6 @@ int Run(const std::vector<std::string>& args) {
   signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
-  EtcdEndpoint endpoint{config.etcd_endpoint, {}};
-  if (config.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(config);
   GatewayEtcdClient etcd(endpoint);
 
   LocalStore local(config.snapshot_dir, config.node_name);

@@ -292,7 +292,7 @@ void ControlServer::Impl::Start() {
   std::lock_guard lock(state_mutex_);
   const std::string& path = options_.socket_path;
   if (state_ != State::kIdle) {
-    throw Error::Conflict("control server on " + path + " was already started");
+    throw Error::Conflict("control server on " + path + " was already started or stopped");
   }
   if (path.empty()) throw Error::InvalidInput("control socket path is empty");
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -370,9 +370,8 @@ void ControlServer::Impl::Stop() {
   bool begin_close = false;
   {
     std::lock_guard lock(state_mutex_);
-    if (state_ == State::kIdle) {
+    if (!pool_) {  // never started, or Start failed: no threads to stop
       state_ = State::kStopped;
-      joined_ = true;
       return;
     }
     if (state_ == State::kRunning) {

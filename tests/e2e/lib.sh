@@ -1,0 +1,167 @@
+# Shared harness of the end-to-end tests: a temp dir, a real etcd on free loopback ports, the
+# real k3s-snapd and snapctl, assertions, and teardown of every process started (by pid).
+# Usage: source it, then call the functions; BUILD_DIR comes from meson's environment.
+set -euo pipefail
+
+: "${BUILD_DIR:?BUILD_DIR must point at the meson build dir}"
+K3S_SNAPD="$BUILD_DIR/daemon/k3s-snapd"
+SNAPCTL_BIN="$BUILD_DIR/daemon/snapctl"
+T=$(mktemp -d /tmp/k3s-snapd-e2e.XXXXXX)
+PIDS=()
+ETCD_PID=""
+DAEMON_PID=""
+export K3S_SNAPD_SOCKET="$T/snapd.sock"
+export ETCDCTL_API=3
+
+cleanup() {
+  local code=$?
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ $code -ne 0 ] && [ $code -ne 77 ]; then
+    for log in "$T"/*.log; do
+      [ -f "$log" ] || continue
+      echo "----- $(basename "$log") (last 30 lines)"
+      tail -n 30 "$log"
+    done
+  fi
+  rm -rf "$T"
+  exit $code
+}
+trap cleanup EXIT
+
+log() { echo "e2e: $*"; }
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.1 s until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+# start_etcd [--tls]: starts etcd in $T/etcd on free ports; sets ETCD_URL (and certs for TLS).
+start_etcd() {
+  local tls=${1:-}
+  command -v etcd >/dev/null || skip "etcd is not installed (scripts/install-deps)"
+  local client_port peer_port scheme=http
+  client_port=$(free_port)
+  peer_port=$(free_port)
+  local extra=()
+  if [ "$tls" = "--tls" ]; then
+    scheme=https
+    make_certs
+    extra=(--client-cert-auth --trusted-ca-file "$T/pki/ca.crt" --cert-file "$T/pki/server.crt"
+           --key-file "$T/pki/server.key")
+  fi
+  ETCD_URL="$scheme://127.0.0.1:$client_port"
+  etcd --name e2e --data-dir "$T/etcd" \
+    --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "e2e=http://127.0.0.1:$peer_port" "${extra[@]}" >"$T/etcd.log" 2>&1 &
+  ETCD_PID=$!
+  PIDS+=("$ETCD_PID")
+  wait_for 30 etcdctl_ endpoint health || fail "etcd did not start"
+}
+
+stop_etcd() {
+  kill -KILL "$ETCD_PID" 2>/dev/null || true
+  wait "$ETCD_PID" 2>/dev/null || true
+}
+
+etcdctl_() {
+  if [[ $ETCD_URL == https://* ]]; then
+    etcdctl --endpoints "$ETCD_URL" --cacert "$T/pki/ca.crt" --cert "$T/pki/client.crt" \
+      --key "$T/pki/client.key" "$@"
+  else
+    etcdctl --endpoints "$ETCD_URL" "$@"
+  fi
+}
+
+# A CA, a server certificate for 127.0.0.1 and a client certificate, as k3s makes for etcd.
+make_certs() {
+  local d="$T/pki"
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=e2e-etcd-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=etcd-server" \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=etcd-client" \
+    -keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+  openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
+}
+
+# fill_etcd MEGABYTES: writes about that much data in 1 MB values.
+fill_etcd() {
+  head -c 750000 /dev/urandom | base64 -w0 >"$T/value"
+  for i in $(seq 1 "$1"); do etcdctl_ put "big/$i" <"$T/value" >/dev/null; done
+}
+
+SNAPSHOT_DIR="$T/data/server/db/snapshots"
+mkdir -p "$T/conf"
+
+# start_daemon [FLAG...]: starts k3s-snapd against $ETCD_URL with its files under $T.
+start_daemon() {
+  "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --node-name e2e-node \
+    --etcd-endpoint "${ETCD_URL:-http://127.0.0.1:1}" --control-socket "$K3S_SNAPD_SOCKET" \
+    "$@" >>"$T/daemon.log" 2>&1 &
+  DAEMON_PID=$!
+  PIDS+=("$DAEMON_PID")
+  wait_for 15 test -S "$K3S_SNAPD_SOCKET" || fail "k3s-snapd did not create its socket"
+  wait_for 15 "$SNAPCTL_BIN" status || fail "k3s-snapd does not answer"
+}
+
+stop_daemon() {
+  kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  local deadline=$((SECONDS + 10))
+  while kill -0 "$DAEMON_PID" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || fail "k3s-snapd did not stop within 10 s of SIGTERM"
+    sleep 0.1
+  done
+  wait "$DAEMON_PID" 2>/dev/null || true
+}
+
+snapctl() { "$SNAPCTL_BIN" "$@"; }
+
+# expect_exit CODE COMMAND...: runs COMMAND, fails unless it exits CODE; output in $OUT.
+expect_exit() {
+  local want=$1
+  shift
+  set +e
+  OUT=$("$@" 2>&1)
+  local got=$?
+  set -e
+  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; output: $OUT"
+}
+
+assert_contains() {
+  [[ $1 == *"$2"* ]] || fail "expected output to contain '$2', got: $1"
+}
+
+# Names of listed snapshots, one a line.
+listed_names() { snapctl ls -o json | python3 -c 'import json,sys; [print(r["name"]) for r in json.load(sys.stdin)]'; }
+
+assert_no_part_files() {
+  local parts
+  parts=$(find "$SNAPSHOT_DIR" -name '*.part' 2>/dev/null | wc -l)
+  [ "$parts" -eq 0 ] || fail "found .part files: $(ls "$SNAPSHOT_DIR")"
+}
