@@ -51,6 +51,18 @@ uint64_t Number(const nlohmann::json& object, const char* key) {
   return 0;
 }
 
+// Performs `request`, naming `what` in transport errors and in non-2xx answers.
+HttpResponse PerformChecked(const HttpRequest& request, const std::string& what) {
+  HttpResponse response;
+  try {
+    response = HttpClient().Perform(request);
+  } catch (const Error& e) {
+    throw e.WithContext(what);
+  }
+  CheckStatus(response, what);
+  return response;
+}
+
 }  // namespace
 
 HttpRequest GatewayEtcdClient::MakeRequest(const std::string& path) const {
@@ -77,13 +89,7 @@ void GatewayEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel
   request.response_sink = &decoder_sink;
   request.cancel = cancel;
   request.stall_timeout = std::chrono::seconds(60);
-  HttpResponse response;
-  try {
-    response = HttpClient().Perform(request);
-  } catch (const Error& e) {
-    throw e.WithContext(what);
-  }
-  CheckStatus(response, what);
+  PerformChecked(request, what);
   try {
     decoder.Finish();
   } catch (const Error& e) {
@@ -97,13 +103,7 @@ EtcdStatus GatewayEtcdClient::Status(std::chrono::milliseconds timeout) {
   request.timeout = timeout;
   request.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   if (request.connect_timeout.count() < 1) request.connect_timeout = std::chrono::seconds(1);
-  HttpResponse response;
-  try {
-    response = HttpClient().Perform(request);
-  } catch (const Error& e) {
-    throw e.WithContext(what);
-  }
-  CheckStatus(response, what);
+  HttpResponse response = PerformChecked(request, what);
   nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
   if (!body.is_object()) throw Error::Corrupt(what + ": answer is not a JSON object");
   EtcdStatus status;

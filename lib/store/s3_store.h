@@ -1,0 +1,77 @@
+// Snapshots as S3 objects laid out as k3s lays them out: `<folder>/<name>` with the record in
+// `<folder>/.metadata/<name>` (application/json) and k3s's x-amz-meta-k3s-* metadata on both,
+// written by a streaming multipart upload that is verified before the snapshot is listed.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "s3/s3_client.h"
+#include "store/snapshot_store.h"
+
+namespace snapd {
+
+struct S3StoreOptions {
+  S3ClientOptions client;
+  std::string folder;     // etcd-s3-folder; "" = the bucket's top level
+  std::string node_name;  // x-amz-meta-k3s-node-name of new objects
+  // The current k3s token hash for x-amz-meta-k3s-token-hash (a multipart upload's metadata
+  // is fixed before its record exists). Unset or "" leaves the header out.
+  std::function<std::string()> token_hash;
+  std::string cluster_id;  // x-amz-meta-k3s-cluster-id when known
+  int upload_concurrency = 4;
+  uint64_t initial_part_size = 0;  // 0: chosen by S3UploadWriter
+  // Incomplete uploads started longer ago than this are leftovers of dead saves.
+  std::chrono::seconds incomplete_grace{std::chrono::minutes(10)};
+  const Clock* clock = nullptr;  // nullptr: the system clock
+};
+
+// The folder as a key prefix: no leading, trailing or repeated '/', "." segments dropped and
+// ".." resolved (Go's path.Clean, as k3s's path.Join does). "" stays "".
+std::string CleanS3Folder(std::string_view folder);
+// `folder/name`, or `name` without a folder.
+std::string S3SnapshotKey(std::string_view folder, std::string_view name);
+// `folder/.metadata/name`, or `.metadata/name` without a folder.
+std::string S3MetadataKey(std::string_view folder, std::string_view name);
+
+class S3Store final : public SnapshotStore {
+ public:
+  // Throws Error::InvalidInput for a malformed endpoint, bucket or lookup type.
+  explicit S3Store(S3StoreOptions options);
+  ~S3Store() override;
+
+  // Checks at start and on reload that the bucket exists and the credentials may use it;
+  // throws one line naming S3's reason (NoSuchBucket, AccessDenied, SignatureDoesNotMatch...).
+  void Check();
+
+  std::string_view Kind() const override { return "s3"; }
+  std::unique_ptr<SnapshotWriter> Create(const std::string& name) override;
+  std::vector<SnapshotRecord> List() override;
+  std::unique_ptr<ByteSource> Open(const std::string& name) override;
+  void Remove(const std::string& name) override;
+  // Aborts incomplete uploads of snapshot names under the folder started more than
+  // incomplete_grace ago, and deletes records left without their snapshot as long.
+  int RemoveIncomplete() override;
+
+  const std::string& folder() const { return folder_; }
+  std::string KeyOf(std::string_view name) const { return S3SnapshotKey(folder_, name); }
+  std::string MetadataKeyOf(std::string_view name) const { return S3MetadataKey(folder_, name); }
+  std::string LocationOf(std::string_view name) const;
+  // Requests and retries of every client of this store, for metrics.
+  const std::shared_ptr<S3Counters>& counters() const { return counters_; }
+
+ private:
+  std::unique_ptr<S3Client> NewClient() const;
+  std::string ListPrefix() const;
+
+  S3StoreOptions options_;
+  std::string folder_;
+  std::shared_ptr<S3Counters> counters_;
+  SystemClock system_clock_;
+};
+
+}  // namespace snapd
