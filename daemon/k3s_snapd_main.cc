@@ -16,6 +16,7 @@
 #include "backup/job_runner.h"
 #include "backup/scheduler.h"
 #include "backup/snapshot_service.h"
+#include "backup/store_health.h"
 #include "config/config_loader.h"
 #include "control/api_router.h"
 #include "control/control_server.h"
@@ -24,6 +25,7 @@
 #include "schedule/cron_schedule.h"
 #include "snapshot/token_hash.h"
 #include "store/local_store.h"
+#include "store/s3_store.h"
 
 namespace snapd {
 namespace {
@@ -100,6 +102,9 @@ int Run(const std::vector<std::string>& args) {
   Config config;
   std::optional<CronSchedule> schedule;
   EtcdEndpoint endpoint;
+  // Set at shutdown: stops S3 transfers and retry waits so SIGTERM is quick.
+  static std::atomic<bool> stopping{false};
+  std::optional<S3StoreOptions> s3_options;
   try {
     config = LoadConfig(args);
     if (!config.disable_snapshots) {
@@ -111,6 +116,13 @@ int Run(const std::vector<std::string>& args) {
     }
     endpoint.url = config.etcd_endpoint;
     if (config.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(config);
+    if (config.s3.enabled) {
+      s3_options.emplace();
+      s3_options->client = S3ClientOptionsFromConfig(config.s3);
+      s3_options->client.cancel = &stopping;
+      s3_options->folder = config.s3.folder;
+      s3_options->node_name = config.node_name;
+    }
   } catch (const Error& e) {
     std::cerr << "k3s-snapd: config: " << e.what() << "\n";
     return 2;
@@ -133,12 +145,25 @@ int Run(const std::vector<std::string>& args) {
   LocalStore local(config.snapshot_dir, config.node_name);
   local.Prepare();
 
+  std::vector<SnapshotStore*> stores = {&local};
+  std::unique_ptr<S3Store> s3;
+  std::unique_ptr<StoreHealth> s3_health;
+  if (s3_options) {
+    s3_options->token_hash = [&config] { return ReadTokenHash(config); };
+    s3 = std::make_unique<S3Store>(*s3_options);
+    stores.push_back(s3.get());
+    s3_health = std::make_unique<StoreHealth>([&s3] { s3->Check(); }, std::chrono::minutes(10),
+                                              std::chrono::seconds(30));
+    s3_health->Start();
+  }
+
   SnapshotServiceOptions options;
   options.node_name = config.node_name;
   options.scheduled_prefix = config.snapshot_name;
   options.scheduled_retention["local"] = config.snapshot_retention;
+  options.scheduled_retention["s3"] = config.s3.retention;
   options.token_hash = [&config] { return ReadTokenHash(config); };
-  SnapshotService service(options, etcd, {&local}, clock);
+  SnapshotService service(options, etcd, stores, clock);
   service.RemoveIncomplete();
 
   JobRunner jobs(clock);
@@ -166,6 +191,20 @@ int Run(const std::vector<std::string>& args) {
     return scheduler ? scheduler->NextRun() : std::nullopt;
   };
   backend.config_summary = ConfigToJson(config);
+  backend.storage_status = [&] {
+    nlohmann::json list = nlohmann::json::array();
+    list.push_back({{"storage", "local"}, {"location", "file://" + local.dir()}, {"ok", true}});
+    if (s3) {
+      StoreHealthState health = s3_health->State();
+      nlohmann::json entry = {{"storage", "s3"},
+                              {"location", s3->LocationOf("")},
+                              {"ok", health.ok},
+                              {"checked", health.checked}};
+      if (!health.error.empty()) entry["error"] = health.error;
+      list.push_back(entry);
+    }
+    return list;
+  };
   ApiRouter router(backend);
 
   ControlServer::Options server_options;
@@ -177,6 +216,7 @@ int Run(const std::vector<std::string>& args) {
   spdlog::info("k3s-snapd {} started: node {}, etcd {}, snapshots in {}, control socket {}",
                K3S_SNAPD_VERSION, config.node_name, config.etcd_endpoint, config.snapshot_dir,
                config.control_socket);
+  if (s3) spdlog::info("S3 storage enabled at {}", s3->LocationOf(""));
   if (schedule) {
     spdlog::info("scheduled snapshots \"{}\" with prefix {} keeping {}", schedule->spec(),
                  config.snapshot_name, config.snapshot_retention);
@@ -201,9 +241,11 @@ int Run(const std::vector<std::string>& args) {
     spdlog::info("received {}, stopping", strsignal(signal_number));
     break;
   }
+  stopping = true;
   if (scheduler) scheduler->Stop();
   server.Stop();
   jobs.Shutdown();
+  if (s3_health) s3_health->Stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -180,10 +180,18 @@ int List(ControlClient& client, Args& args) {
       throw UsageError("ls: unexpected argument \"" + args.Peek() + "\"");
     }
   }
-  nlohmann::json list = Expect2xx(client.Get("/v1/snapshots"));
+  nlohmann::json answer = Expect2xx(client.Get("/v1/snapshots"));
+  const nlohmann::json& list = answer["snapshots"];
+  // A store that could not be listed fails the command, but what the others hold is shown.
+  int result = kOk;
+  for (const nlohmann::json& e : answer["errors"]) {
+    std::cerr << "snapctl: ls: " << e["storage"].get<std::string>()
+              << " could not be listed: " << e["error"].get<std::string>() << "\n";
+    result = kFailed;
+  }
   if (format == "json") {
     std::cout << list.dump(2) << "\n";
-    return kOk;
+    return result;
   }
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "NODE", "STORAGE", "LOCATION", "SIZE", "CREATIONTIME", "STATUS"}};
@@ -193,7 +201,7 @@ int List(ControlClient& client, Args& args) {
                     FormatRfc3339(r.created_at), r.status});
   }
   PrintTable(rows);
-  return kOk;
+  return result;
 }
 
 int Delete(ControlClient& client, Args& args) {
@@ -218,10 +226,11 @@ int Delete(ControlClient& client, Args& args) {
     }
     try {
       nlohmann::json body = Expect2xx(client.Delete(target));
-      for (const nlohmann::json& r : body["deleted"]) {
-        std::cout << "deleted " << r["name"].get<std::string>() << " ("
-                  << r["location"].get<std::string>() << ")\n";
+      std::string from;
+      for (const nlohmann::json& s : body["deletedFrom"]) {
+        from += (from.empty() ? "" : ", ") + s.get<std::string>();
       }
+      std::cout << "deleted " << name << " (" << from << ")\n";
     } catch (const Error& e) {
       std::cerr << "snapctl: delete " << name << ": " << e.what() << "\n";
       result = kFailed;
@@ -294,6 +303,13 @@ int Status(ControlClient& client, Args& args) {
                     ? "reachable (version " + TextOr(etcd, "version", "?") + ")"
                     : "UNREACHABLE: " + TextOr(etcd, "error", ""))
             << "\n";
+  for (const nlohmann::json& store : s.value("storage", nlohmann::json::array())) {
+    std::string state = store.value("ok", false)       ? "ok"
+                        : store.value("checked", true) ? "ERROR: " + TextOr(store, "error", "")
+                                                       : "not checked yet";
+    std::cout << "storage:       " << TextOr(store, "storage", "") << " "
+              << TextOr(store, "location", "") << " " << state << "\n";
+  }
   const nlohmann::json& schedule = s["schedule"];
   if (schedule.value("enabled", false)) {
     std::cout << "schedule:      \"" << TextOr(schedule, "cron", "") << "\", next run "

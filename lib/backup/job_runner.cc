@@ -68,19 +68,38 @@ void JobRunner::Finish(uint64_t id, const std::string& error) {
 uint64_t JobRunner::Start(const std::string& kind, Work work) {
   uint64_t id = Begin(kind);
   std::lock_guard thread_lock(thread_mutex_);
+  // A Shutdown that ran between Begin and here has already joined: it would not wait for a
+  // thread started now.
+  bool shutting_down;
+  {
+    std::lock_guard lock(mutex_);
+    shutting_down = shut_down_;
+  }
+  if (shutting_down) {
+    Finish(id, "k3s-snapd is shutting down");
+    throw Error::Cancelled("k3s-snapd is shutting down");
+  }
   // The previous job's thread has finished its work (the slot was free); reap it.
   if (thread_.joinable()) thread_.join();
-  thread_ = std::thread([this, id, work = std::move(work)] {
-    JobContext context(*this, id, &cancel_);
-    std::string error;
-    try {
-      work(context);
-    } catch (const std::exception& e) {
-      error = e.what();
-      if (error.empty()) error = "unknown error";
-    }
-    Finish(id, error);
-  });
+  try {
+    thread_ = std::thread([this, id, work = std::move(work)] {
+      JobContext context(*this, id, &cancel_);
+      std::string error;
+      try {
+        work(context);
+      } catch (const std::exception& e) {
+        error = e.what();
+        if (error.empty()) error = "unknown error";
+      } catch (...) {
+        error = "unknown error";  // an escaping non-std exception would terminate the daemon
+      }
+      Finish(id, error);
+    });
+  } catch (const std::exception& e) {
+    // No thread, so nobody else would free the slot.
+    Finish(id, std::string("could not start the job thread: ") + e.what());
+    throw;
+  }
   return id;
 }
 
@@ -91,6 +110,9 @@ JobState JobRunner::Run(const std::string& kind, const Work& work) {
     work(context);
   } catch (const std::exception& e) {
     Finish(id, *e.what() ? e.what() : "unknown error");
+    throw;
+  } catch (...) {
+    Finish(id, "unknown error");  // the slot must be freed whatever was thrown
     throw;
   }
   Finish(id, "");

@@ -173,32 +173,45 @@ void SnapshotService::ScheduledSave(JobContext& job) {
   }
 }
 
-std::vector<SnapshotRecord> SnapshotService::List() {
-  std::vector<SnapshotRecord> all;
+SnapshotListing SnapshotService::List() {
+  SnapshotListing listing;
   for (SnapshotStore* store : stores_) {
-    std::vector<SnapshotRecord> records = store->List();
-    all.insert(all.end(), std::make_move_iterator(records.begin()),
-               std::make_move_iterator(records.end()));
+    try {
+      std::vector<SnapshotRecord> records = store->List();
+      listing.records.insert(listing.records.end(), std::make_move_iterator(records.begin()),
+                             std::make_move_iterator(records.end()));
+    } catch (const std::exception& e) {
+      listing.errors.push_back({std::string(store->Kind()), e.what()});
+    }
   }
-  std::sort(all.begin(), all.end(), [](const SnapshotRecord& a, const SnapshotRecord& b) {
-    if (a.created_at != b.created_at) return a.created_at > b.created_at;
-    if (a.name != b.name) return a.name < b.name;
-    return a.storage < b.storage;
-  });
-  return all;
+  std::sort(listing.records.begin(), listing.records.end(),
+            [](const SnapshotRecord& a, const SnapshotRecord& b) {
+              if (a.created_at != b.created_at) return a.created_at > b.created_at;
+              if (a.name != b.name) return a.name < b.name;
+              return a.storage < b.storage;
+            });
+  return listing;
 }
 
-std::vector<SnapshotRecord> SnapshotService::Delete(const std::string& name) {
+std::vector<std::string> SnapshotService::Delete(const std::string& name) {
   ValidateSnapshotName(name);
-  std::vector<SnapshotRecord> removed;
+  std::vector<std::string> removed;
+  std::string errors;
   for (SnapshotStore* store : stores_) {
-    for (const SnapshotRecord& r : store->List()) {
-      if (r.name != name) continue;
+    try {
       store->Remove(name);
-      spdlog::info("deleted snapshot {} from {}", name, r.location);
-      removed.push_back(r);
-      break;
+      removed.emplace_back(store->Kind());
+      spdlog::info("deleted snapshot {} from {}", name, store->Kind());
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kNotFound) continue;
+      errors += (errors.empty() ? "" : "; ") + std::string(store->Kind()) + ": " + e.what();
     }
+  }
+  if (!errors.empty()) {
+    std::string done;
+    for (const std::string& s : removed) done += (done.empty() ? "" : ", ") + s;
+    throw Error::Transient("delete " + name + ": " + errors +
+                           (done.empty() ? "" : " (removed from " + done + ")"));
   }
   if (removed.empty()) throw Error::NotFound("snapshot " + name + " not found");
   return removed;
@@ -209,8 +222,13 @@ PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string&
   PruneReport report;
   report.storage = std::string(store.Kind());
   std::vector<RetentionCandidate> candidates;
-  for (const SnapshotRecord& r : store.List()) {
-    candidates.push_back({r.name, r.created_at, r.status == "ready"});
+  try {
+    for (const SnapshotRecord& r : store.List()) {
+      candidates.push_back({r.name, r.created_at, r.status == "ready"});
+    }
+  } catch (const std::exception& e) {
+    report.errors.push_back(std::string("cannot list: ") + e.what());
+    return report;
   }
   report.decisions = ApplyRetention(candidates, prefix, retention);
   for (const RetentionDecision& d : report.decisions) {

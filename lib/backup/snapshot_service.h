@@ -27,6 +27,17 @@ struct SnapshotServiceOptions {
   std::function<std::string()> token_hash;
 };
 
+// What a store could not do, for `ls` and status: the other stores' answers still count.
+struct StoreError {
+  std::string storage;
+  std::string message;
+};
+
+struct SnapshotListing {
+  std::vector<SnapshotRecord> records;  // newest first
+  std::vector<StoreError> errors;       // stores that could not be listed
+};
+
 struct PruneReport {
   std::string storage;
   std::vector<RetentionDecision> decisions;
@@ -47,10 +58,12 @@ class SnapshotService {
   // store that took the snapshot. Retention never runs after a failed save.
   void ScheduledSave(JobContext& job);
 
-  // Every store's snapshots, newest first. A store that cannot be listed throws.
-  std::vector<SnapshotRecord> List();
-  // Deletes `name` from every store holding it; returns the records removed. kNotFound if none.
-  std::vector<SnapshotRecord> Delete(const std::string& name);
+  // Every store's snapshots, newest first; a store that cannot be listed is named in errors.
+  SnapshotListing List();
+  // Deletes `name` from every store holding it; returns the storage kinds it was removed from.
+  // kNotFound if no store had it; when a store failed, throws naming it (after removing from
+  // the others).
+  std::vector<std::string> Delete(const std::string& name);
   // Keeps the newest `retention` ready snapshots of `prefix` in each store.
   std::vector<PruneReport> Prune(const std::string& prefix, int retention);
   PruneReport PruneStore(SnapshotStore& store, const std::string& prefix, int retention);

@@ -217,15 +217,21 @@ ApiResponse ApiRouter::Status() {
       {"lastSuccess", last_success},
       {"lastFailure", last_failure},
       {"job", running ? JobToJson(*running) : nlohmann::json(nullptr)},
+      {"storage", backend_.storage_status ? backend_.storage_status() : nlohmann::json::array()},
       {"config", backend_.config_summary},
   };
   return Json(200, body);
 }
 
 ApiResponse ApiRouter::ListSnapshots() {
+  SnapshotListing listing = backend_.service->List();
   nlohmann::json list = nlohmann::json::array();
-  for (const SnapshotRecord& r : backend_.service->List()) list.push_back(RecordToApiJson(r));
-  return Json(200, list);
+  for (const SnapshotRecord& r : listing.records) list.push_back(RecordToApiJson(r));
+  nlohmann::json errors = nlohmann::json::array();
+  for (const StoreError& e : listing.errors) {
+    errors.push_back({{"storage", e.storage}, {"error", e.message}});
+  }
+  return Json(200, {{"snapshots", list}, {"errors", errors}});
 }
 
 ApiResponse ApiRouter::StartSave(const ApiRequest& request) {
@@ -255,14 +261,12 @@ ApiResponse ApiRouter::GetJob(const std::string& id_text) {
 
 ApiResponse ApiRouter::DeleteSnapshot(const std::string& name) {
   ValidateSnapshotName(name);
-  std::vector<SnapshotRecord> removed;
+  std::vector<std::string> removed;
   backend_.jobs->Run("delete", [&](JobContext& context) {
     context.SetSnapshot(name);
     removed = backend_.service->Delete(name);
   });
-  nlohmann::json list = nlohmann::json::array();
-  for (const SnapshotRecord& r : removed) list.push_back(RecordToApiJson(r));
-  return Json(200, {{"deleted", list}});
+  return Json(200, {{"name", name}, {"deletedFrom", removed}});
 }
 
 ApiResponse ApiRouter::Prune(const ApiRequest& request) {
@@ -316,7 +320,7 @@ ApiResponse ApiRouter::Metrics() {
         failure ? double(failure->finished_at) : 0);
   gauge("k3s_snapd_job_running", "1 while a job runs.", backend_.jobs->Running() ? 1 : 0);
   std::map<std::string, int> counts;
-  for (const SnapshotRecord& r : backend_.service->List()) {
+  for (const SnapshotRecord& r : backend_.service->List().records) {
     if (r.status == "ready") counts[r.storage]++;
   }
   text +=

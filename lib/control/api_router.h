@@ -27,6 +27,8 @@ struct ApiBackend {
   // Schedule facts for status: spec ("" when scheduled snapshots are disabled) and next run.
   std::string schedule;
   std::function<std::optional<SystemTime>()> next_run;
+  // Each store's kind, location and health for status: [{"storage","location","ok","error"}].
+  std::function<nlohmann::json()> storage_status;
   // Extra, already-redacted facts shown in status under "config".
   nlohmann::json config_summary;
 };

@@ -1,7 +1,6 @@
 // RFC 3339 on civil-date arithmetic (no time zone database needed for UTC).
 #include "core/time_format.h"
 
-#include <charconv>
 #include <cstdio>
 
 namespace snapd {
@@ -30,10 +29,21 @@ void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   y += m <= 2;
 }
 
+// Exactly `len` decimal digits (from_chars alone would also take a sign).
 bool ReadInt(std::string_view text, size_t pos, size_t len, int& out) {
   if (pos + len > text.size()) return false;
-  auto [end, ec] = std::from_chars(text.data() + pos, text.data() + pos + len, out);
-  return ec == std::errc() && end == text.data() + pos + len;
+  out = 0;
+  for (size_t i = pos; i < pos + len; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    out = out * 10 + (text[i] - '0');
+  }
+  return true;
+}
+
+unsigned DaysInMonth(int year, int month) {
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
 }
 
 }  // namespace
@@ -48,7 +58,7 @@ std::string FormatRfc3339(int64_t unix_seconds) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, y, m, d);
-  char buf[32];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
                 static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
@@ -65,18 +75,24 @@ std::optional<int64_t> ParseRfc3339(std::string_view t) {
       !ReadInt(t, 11, 2, h) || !ReadInt(t, 14, 2, mi) || !ReadInt(t, 17, 2, s)) {
     return std::nullopt;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || unsigned(d) > DaysInMonth(y, mo) || h > 23 || mi > 59 ||
+      s > 60) {
+    return std::nullopt;
+  }
   size_t pos = 19;
   if (pos < t.size() && t[pos] == '.') {
-    ++pos;
+    size_t digits = ++pos;
     while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') ++pos;
+    if (pos == digits) return std::nullopt;
   }
   int64_t offset = 0;
   if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
     ++pos;
   } else if (pos + 6 == t.size() && (t[pos] == '+' || t[pos] == '-') && t[pos + 3] == ':') {
     int oh, om;
-    if (!ReadInt(t, pos + 1, 2, oh) || !ReadInt(t, pos + 4, 2, om)) return std::nullopt;
+    if (!ReadInt(t, pos + 1, 2, oh) || !ReadInt(t, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
     offset = (oh * 3600 + om * 60) * (t[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {

@@ -1,6 +1,7 @@
 // Gateway snapshot stream decoding and its remaining_bytes bookkeeping.
 #include "etcd/gateway_stream_decoder.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -61,11 +62,12 @@ uint64_t ParseRemaining(const nlohmann::json& result) {
 void GatewayStreamDecoder::Feed(std::string_view bytes) {
   while (!bytes.empty()) {
     size_t newline = bytes.find('\n');
+    size_t line_size = pending_.size() + std::min(newline, bytes.size());
+    if (line_size > kMaxMessageSize) {
+      throw Error::Corrupt(std::string(kWhere) + "message longer than " +
+                           std::to_string(kMaxMessageSize) + " bytes");
+    }
     if (newline == std::string_view::npos) {
-      if (pending_.size() + bytes.size() > kMaxMessageSize) {
-        throw Error::Corrupt(std::string(kWhere) + "message longer than " +
-                             std::to_string(kMaxMessageSize) + " bytes");
-      }
       pending_.append(bytes);
       return;
     }
