@@ -80,24 +80,6 @@ nlohmann::json TimeOrNull(std::optional<int64_t> t) {
 
 }  // namespace
 
-int StatusForErrorKind(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kInvalidInput:
-      return 400;
-    case ErrorKind::kNotFound:
-      return 404;
-    case ErrorKind::kConflict:
-      return 409;
-    case ErrorKind::kTransient:
-    case ErrorKind::kCancelled:
-      return 503;
-    case ErrorKind::kPermanent:
-    case ErrorKind::kCorrupt:
-      return 500;
-  }
-  return 500;
-}
-
 nlohmann::json JobToJson(const JobState& job) {
   nlohmann::json records = nlohmann::json::array();
   for (const SnapshotRecord& r : job.records) records.push_back(RecordToApiJson(r));
@@ -117,17 +99,6 @@ nlohmann::json JobToJson(const JobState& job) {
 }
 
 ApiResponse ApiRouter::Handle(const ApiRequest& request) {
-  try {
-    return Route(request);
-  } catch (const Error& e) {
-    return ErrorResponse(StatusForErrorKind(e.kind()), e.what(), ErrorKindName(e.kind()));
-  } catch (const std::exception& e) {
-    spdlog::error("{} {}: {}", request.method, request.target, e.what());
-    return ErrorResponse(500, std::string("internal error: ") + e.what(), "permanent");
-  }
-}
-
-ApiResponse ApiRouter::Route(const ApiRequest& request) {
   std::vector<std::string> path = PathSegments(request.target);
   const std::string& method = request.method;
   auto is = [&](std::initializer_list<std::string_view> want) {

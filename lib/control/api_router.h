@@ -36,12 +36,11 @@ struct ApiBackend {
 class ApiRouter {
  public:
   explicit ApiRouter(ApiBackend backend) : backend_(std::move(backend)) {}
-  // Never throws for bad input: answers 4xx with {"error": "...", "kind": "..."}; errors of the
-  // use cases map by kind (not_found 404, conflict 409, invalid_input 400, others 5xx).
+  // Bad input and failed use cases throw snapd::Error; the ControlServer answers them as
+  // {"error": "...", "kind": "..."} with a status by kind (400, 404, 409, 5xx).
   ApiResponse Handle(const ApiRequest& request);
 
  private:
-  ApiResponse Route(const ApiRequest& request);
   ApiResponse Status();
   ApiResponse ListSnapshots();
   ApiResponse StartSave(const ApiRequest& request);
@@ -55,8 +54,5 @@ class ApiRouter {
 
 // The JSON form of a job, as GET /v1/jobs/{id} answers it.
 nlohmann::json JobToJson(const JobState& job);
-
-// HTTP status for an error kind.
-int StatusForErrorKind(ErrorKind kind);
 
 }  // namespace snapd

@@ -208,16 +208,15 @@ struct Connection {
   bool busy = false;
 };
 
-// Keeps a connection in a set for as long as its coroutine runs.
-class Registration {
+// Takes a connection out of its set when its coroutine ends. Accept puts it in, so the count
+// is right even before the coroutine first runs.
+class LeaveSetOnExit {
  public:
-  Registration(std::unordered_set<Connection*>& set, Connection* connection)
-      : set_(set), connection_(connection) {
-    set_.insert(connection_);
-  }
-  ~Registration() { set_.erase(connection_); }
-  Registration(const Registration&) = delete;
-  Registration& operator=(const Registration&) = delete;
+  LeaveSetOnExit(std::unordered_set<Connection*>& set, Connection* connection)
+      : set_(set), connection_(connection) {}
+  ~LeaveSetOnExit() { set_.erase(connection_); }
+  LeaveSetOnExit(const LeaveSetOnExit&) = delete;
+  LeaveSetOnExit& operator=(const LeaveSetOnExit&) = delete;
 
  private:
   std::unordered_set<Connection*>& set_;
@@ -431,8 +430,10 @@ asio::awaitable<void> ControlServer::Impl::Accept() {
     }
     auto connection = std::make_shared<Connection>(std::move(socket));
     if (connections_.size() < options_.max_connections) {
+      connections_.insert(connection.get());
       asio::co_spawn(io_, Serve(std::move(connection)), LogCoroutineFailure);
     } else if (refused_.size() < options_.max_connections) {
+      refused_.insert(connection.get());
       asio::co_spawn(io_, Refuse(std::move(connection)), LogCoroutineFailure);
     } else {
       connection->stream.close();
@@ -441,7 +442,7 @@ asio::awaitable<void> ControlServer::Impl::Accept() {
 }
 
 asio::awaitable<void> ControlServer::Impl::Serve(std::shared_ptr<Connection> connection) {
-  Registration registration(connections_, connection.get());
+  LeaveSetOnExit leave(connections_, connection.get());
   Stream& stream = connection->stream;
   std::optional<PeerCredentials> peer = ReadPeerCredentials(stream.socket().native_handle());
   if (!peer) {
@@ -492,7 +493,13 @@ asio::awaitable<void> ControlServer::Impl::Serve(std::shared_ptr<Connection> con
     auto response =
         MakeResponse(std::move(answer), message.version(), message.keep_alive() && !stopping_);
     stream.expires_after(options_.write_timeout);
-    std::tie(ec, unused) = co_await http::async_write(stream, response, kNoThrow);
+    if (message.method() == http::verb::head) {
+      // Content-Length as for GET, but no body may follow.
+      http::response_serializer<http::string_body> serializer{response};
+      std::tie(ec, unused) = co_await http::async_write_header(stream, serializer, kNoThrow);
+    } else {
+      std::tie(ec, unused) = co_await http::async_write(stream, response, kNoThrow);
+    }
     connection->busy = false;
     if (ec || !response.keep_alive()) break;
   }
@@ -537,7 +544,7 @@ asio::awaitable<void> ControlServer::Impl::Linger(Connection& connection) {
 }
 
 asio::awaitable<void> ControlServer::Impl::Refuse(std::shared_ptr<Connection> connection) {
-  Registration registration(refused_, connection.get());
+  LeaveSetOnExit leave(refused_, connection.get());
   // Reading the request first lets the client see the answer rather than a broken pipe.
   http::request_parser<http::empty_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(

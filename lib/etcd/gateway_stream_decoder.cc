@@ -27,15 +27,20 @@ bool IsTransientGrpcCode(int code) {
   return code == 1 || code == 2 || code == 4 || code == 8 || code == 10 || code == 14;
 }
 
-[[noreturn]] void ThrowEtcdError(const nlohmann::json& error) {
-  std::string message = "unknown error";
+// `message` holds "error": the 3.4 gateway streams {"error":{"grpc_code","message",...}}; a
+// unary-style answer puts a string there and "code" and "message" beside it.
+[[noreturn]] void ThrowEtcdError(const nlohmann::json& message_object) {
+  const nlohmann::json& error = message_object["error"];
+  const nlohmann::json& fields = error.is_object() ? error : message_object;
+  std::string message = error.is_string() ? error.get<std::string>() : "unknown error";
   int code = 2;
-  if (error.is_object()) {
-    if (auto it = error.find("message"); it != error.end() && it->is_string()) message = *it;
-    if (auto it = error.find("grpc_code"); it != error.end() && it->is_number_integer()) code = *it;
-    if (auto it = error.find("code"); it != error.end() && it->is_number_integer()) code = *it;
-  } else if (error.is_string()) {
-    message = error.get<std::string>();
+  if (auto it = fields.find("message"); it != fields.end() && it->is_string()) message = *it;
+  if (auto it = fields.find("grpc_code"); it != fields.end() && it->is_number_integer()) code = *it;
+  if (auto it = fields.find("code"); it != fields.end() && it->is_number_integer()) code = *it;
+  // Error messages are one line and short, whatever etcd (or a proxy) put in its message.
+  if (message.size() > 300) message = message.substr(0, 300) + "...";
+  for (char& c : message) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
   std::string text = std::string(kWhere) + "etcd answered an error: " + message + " (grpc code " +
                      std::to_string(code) + ")";
@@ -110,7 +115,7 @@ void GatewayStreamDecoder::HandleMessage(std::string_view line) {
   if (message.is_discarded() || !message.is_object()) {
     throw Error::Corrupt(std::string(kWhere) + "message is not a JSON object");
   }
-  if (auto error = message.find("error"); error != message.end()) ThrowEtcdError(*error);
+  if (message.contains("error")) ThrowEtcdError(message);
   auto result = message.find("result");
   if (result == message.end() || !result->is_object()) {
     throw Error::Corrupt(std::string(kWhere) + "message has no \"result\" object");

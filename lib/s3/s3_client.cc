@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -41,6 +42,19 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
+// What well-known codes mean for the user, for servers (Ceph RGW) that send no message.
+std::string HintFor(std::string_view code) {
+  if (code == "NoSuchBucket") return "the bucket does not exist";
+  if (code == "NoSuchKey") return "no such object";
+  if (code == "AccessDenied") return "access denied";
+  if (code == "SignatureDoesNotMatch") return "the secret key does not match the access key";
+  if (code == "InvalidAccessKeyId") return "the access key is unknown to the server";
+  if (code == "RequestTimeTooSkewed") return "this host's clock differs too much from the server's";
+  if (code == "EntityTooSmall") return "a part other than the last is smaller than 5 MiB";
+  if (code == "PreconditionFailed") return "the object already exists";
+  return "";
+}
+
 double RandomUnit() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
@@ -49,10 +63,13 @@ double RandomUnit() {
 // Collects a 2xx body (XML answers, small objects) up to a limit.
 class LimitedStringSink final : public ByteSink {
  public:
-  LimitedStringSink(std::string& out, size_t limit) : out_(out), limit_(limit) {}
+  // `what` names the operation and object in the error.
+  LimitedStringSink(std::string& out, size_t limit, std::string what)
+      : out_(out), limit_(limit), what_(std::move(what)) {}
   void Write(std::string_view chunk) override {
     if (out_.size() + chunk.size() > limit_) {
-      throw Error::Corrupt("S3 answer is larger than " + std::to_string(limit_) + " bytes");
+      throw Error::Corrupt(what_ + ": the answer is larger than " + std::to_string(limit_) +
+                           " bytes");
     }
     out_.append(chunk);
   }
@@ -60,6 +77,7 @@ class LimitedStringSink final : public ByteSink {
  private:
   std::string& out_;
   size_t limit_;
+  std::string what_;
 };
 
 void AddPutHeaders(const S3PutOptions& options, NameValueList& headers) {
@@ -71,10 +89,9 @@ void AddPutHeaders(const S3PutOptions& options, NameValueList& headers) {
 }
 
 bool IsBase64Text(std::string_view text) {
-  return !text.empty() && text.size() % 4 == 0 &&
-         std::all_of(text.begin(), text.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
-         });
+  return !text.empty() && text.size() % 4 == 0 && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+  });
 }
 
 // Where a streamed GET stands, so a retry asks only for the bytes not yet delivered.
@@ -106,17 +123,24 @@ struct Resume final : ByteSink {
 
 // One S3 operation as sent on each attempt.
 struct S3Client::Call {
-  const char* op = "";
-  std::string method = "GET";
+  Call(const char* op_name, std::string http_method, std::string object_key = "",
+       NameValueList query_fields = {})
+      : op(op_name),
+        method(std::move(http_method)),
+        key(std::move(object_key)),
+        query(std::move(query_fields)) {}
+
+  const char* op;
+  std::string method;
   std::string key;  // empty: the bucket
   NameValueList query;
   NameValueList headers;  // sent and signed
   std::string_view body;
-  ByteSink* sink = nullptr;  // receives a 2xx body; else it lands in HttpResponse::body
   bool head = false;
   // CompleteMultipartUpload may answer 200 with an <Error> body.
   bool error_in_ok_body = false;
-  // GetObject: resumes a cut transfer where it stopped.
+  // GetObject: receives the body and resumes a cut transfer where it stopped. Other 2xx bodies
+  // (XML) land in HttpResponse::body.
   Resume* resume = nullptr;
 };
 
@@ -137,9 +161,9 @@ std::string EndpointCaPem(std::string_view endpoint_ca) {
       std::ifstream file(entry, std::ios::binary);
       if (!file) {
         std::string shown = entry.size() > 80 ? entry.substr(0, 77) + "..." : entry;
-        throw Error::InvalidInput("etcd-s3-endpoint-ca: \"" + shown +
-                                  "\" is neither base64 PEM nor a readable file: " +
-                                  std::strerror(errno));
+        throw Error::InvalidInput(
+            "etcd-s3-endpoint-ca: \"" + shown +
+            "\" is neither base64 PEM nor a readable file: " + std::strerror(errno));
       }
       decoded.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
       if (decoded.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
@@ -219,11 +243,10 @@ HttpResponse S3Client::SendOnce(const Call& call, steady_clock::time_point deadl
 
   HttpResponse response;
   std::string ok_body;
-  LimitedStringSink body_sink(ok_body, kMaxXmlBody);
+  LimitedStringSink body_sink(ok_body, kMaxXmlBody,
+                              "S3 " + std::string(call.op) + " " + Location(call.key));
   if (call.resume != nullptr) {
     request.response_sink = call.resume;
-  } else if (call.sink != nullptr) {
-    request.response_sink = call.sink;
   } else if (!call.head) {
     request.response_sink = &body_sink;
   }
@@ -243,6 +266,7 @@ Error S3Client::ErrorFor(const Call& call, const HttpResponse& response) const {
   if (auto body = ParseS3ErrorXml(response.body)) {
     code = body->code;
     text = OneLine(body->message);
+    if (text.empty()) text = HintFor(code);
     if (!body->request_id.empty()) request_id = body->request_id;
     if (!body->region.empty()) region = body->region;
     if (code == "PermanentRedirect" && !body->endpoint.empty()) {
@@ -298,7 +322,10 @@ HttpResponse S3Client::Execute(const Call& call) {
       }
       failure = ErrorFor(call, response);
     } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kCancelled) throw;
+      if (e.kind() == ErrorKind::kCancelled) {
+        throw Error::Cancelled("S3 " + std::string(call.op) + " " + Location(call.key) +
+                               ": cancelled");
+      }
       if (call.resume != nullptr && call.resume->sink_failed) throw;  // the caller's own error
       if (e.kind() == ErrorKind::kInvalidInput) {
         throw e.WithContext("S3 " + std::string(call.op) + " " + Location(call.key));
@@ -322,28 +349,44 @@ HttpResponse S3Client::Execute(const Call& call) {
 }
 
 void S3Client::HeadBucket() {
-  Call head{.op = "HeadBucket", .method = "HEAD", .head = true};
+  Call head("HeadBucket", "HEAD");
+  head.head = true;
   try {
     Execute(head);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kTransient || e.kind() == ErrorKind::kCancelled) throw;
     // A HEAD answer has no error body; the same question as a GET names S3's reason.
-    Call list{.op = "HeadBucket", .query = {{"list-type", "2"}, {"max-keys", "1"}}};
+    Call list("HeadBucket", "GET", "", {{"list-type", "2"}, {"max-keys", "1"}});
     Execute(list);
     throw;
   }
 }
 
+void S3Client::CreateBucket() {
+  std::string body;
+  if (options_.region != "us-east-1") {
+    body =
+        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<LocationConstraint>" +
+        options_.region + "</LocationConstraint></CreateBucketConfiguration>";
+  }
+  Call call("CreateBucket", "PUT");
+  call.body = body;
+  Execute(call);
+}
+
 std::string S3Client::PutObject(const std::string& key, std::string_view body,
                                 const S3PutOptions& options) {
-  Call call{.op = "PutObject", .method = "PUT", .key = key, .body = body};
+  Call call("PutObject", "PUT", key);
+  call.body = body;
   call.headers.emplace_back("Content-MD5", ContentMd5(body));
   AddPutHeaders(options, call.headers);
   return Execute(call).Header("etag");
 }
 
 S3ObjectHead S3Client::HeadObject(const std::string& key) {
-  Call call{.op = "HeadObject", .method = "HEAD", .key = key, .head = true};
+  Call call("HeadObject", "HEAD", key);
+  call.head = true;
   HttpResponse response = Execute(call);
   S3ObjectHead head;
   std::string length = response.Header("content-length");
@@ -362,26 +405,27 @@ S3ObjectHead S3Client::HeadObject(const std::string& key) {
   return head;
 }
 
-void S3Client::GetObject(const std::string& key, ByteSink& sink, uint64_t offset,
-                         uint64_t length) {
+void S3Client::GetObject(const std::string& key, ByteSink& sink, uint64_t offset, uint64_t length,
+                         const std::string& if_match) {
   Resume resume;
   resume.target = &sink;
   resume.start = offset;
   resume.length = length;
-  Call call{.op = "GetObject", .key = key, .resume = &resume};
+  Call call("GetObject", "GET", key);
+  call.resume = &resume;
+  if (!if_match.empty()) call.headers.emplace_back("If-Match", if_match);
   Execute(call);
 }
 
 std::string S3Client::GetSmallObject(const std::string& key, size_t limit) {
   std::string body;
-  LimitedStringSink sink(body, limit);
-  Call call{.op = "GetObject", .key = key, .sink = &sink};
-  Execute(call);
+  LimitedStringSink sink(body, limit, "S3 GetObject " + Location(key));
+  GetObject(key, sink);
   return body;
 }
 
 void S3Client::DeleteObject(const std::string& key) {
-  Call call{.op = "DeleteObject", .method = "DELETE", .key = key};
+  Call call("DeleteObject", "DELETE", key);
   try {
     Execute(call);
   } catch (const Error& e) {
@@ -393,16 +437,17 @@ std::vector<S3DeleteFailure> S3Client::DeleteObjects(const std::vector<std::stri
   if (keys.empty()) return {};
   if (keys.size() > 1000) throw Error::InvalidInput("S3 DeleteObjects: more than 1000 keys");
   std::string body = DeleteObjectsXml(keys);
-  Call call{.op = "DeleteObjects", .method = "POST", .query = {{"delete", ""}}, .body = body};
+  Call call("DeleteObjects", "POST", "", {{"delete", ""}});
+  call.body = body;
   call.headers = {{"Content-MD5", ContentMd5(body)}, {"Content-Type", "application/xml"}};
   return ParseDeleteResultXml(Execute(call).body);
 }
 
-S3ListPage S3Client::ListObjectsV2(const std::string& prefix,
-                                   const std::string& continuation_token, int max_keys,
-                                   const std::string& delimiter) {
-  Call call{.op = "ListObjectsV2", .query = {{"list-type", "2"}}};
-  if (!continuation_token.empty()) call.query.emplace_back("continuation-token", continuation_token);
+S3ListPage S3Client::ListObjectsV2(const std::string& prefix, const std::string& continuation_token,
+                                   int max_keys, const std::string& delimiter) {
+  Call call("ListObjectsV2", "GET", "", {{"list-type", "2"}});
+  if (!continuation_token.empty())
+    call.query.emplace_back("continuation-token", continuation_token);
   if (!delimiter.empty()) call.query.emplace_back("delimiter", delimiter);
   call.query.emplace_back("max-keys", std::to_string(std::clamp(max_keys, 1, 1000)));
   if (!prefix.empty()) call.query.emplace_back("prefix", prefix);
@@ -431,8 +476,7 @@ std::vector<S3Object> S3Client::ListAllObjects(const std::string& prefix,
 }
 
 std::string S3Client::CreateMultipartUpload(const std::string& key, const S3PutOptions& options) {
-  Call call{.op = "CreateMultipartUpload", .method = "POST", .key = key,
-            .query = {{"uploads", ""}}};
+  Call call("CreateMultipartUpload", "POST", key, {{"uploads", ""}});
   S3PutOptions create = options;
   create.if_none_match = false;  // checked when the upload completes
   AddPutHeaders(create, call.headers);
@@ -450,9 +494,9 @@ std::string S3Client::UploadPart(const std::string& key, const std::string& uplo
     throw Error::InvalidInput("S3 UploadPart " + Location(key) + ": part number " +
                               std::to_string(number) + " is outside 1..10000");
   }
-  Call call{.op = "UploadPart", .method = "PUT", .key = key,
-            .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
-            .body = body};
+  Call call("UploadPart", "PUT", key,
+            {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}});
+  call.body = body;
   call.headers.emplace_back("Content-MD5", ContentMd5(body));
   std::string etag = Execute(call).Header("etag");
   if (etag.empty()) {
@@ -466,8 +510,9 @@ std::string S3Client::CompleteMultipartUpload(const std::string& key, const std:
                                               const std::vector<S3Part>& parts,
                                               bool if_none_match) {
   std::string body = CompleteMultipartUploadXml(parts);
-  Call call{.op = "CompleteMultipartUpload", .method = "POST", .key = key,
-            .query = {{"uploadId", upload_id}}, .body = body, .error_in_ok_body = true};
+  Call call("CompleteMultipartUpload", "POST", key, {{"uploadId", upload_id}});
+  call.body = body;
+  call.error_in_ok_body = true;
   call.headers = {{"Content-Type", "application/xml"}};
   if (if_none_match) call.headers.emplace_back("If-None-Match", "*");
   HttpResponse response = Execute(call);
@@ -479,8 +524,7 @@ std::string S3Client::CompleteMultipartUpload(const std::string& key, const std:
 }
 
 void S3Client::AbortMultipartUpload(const std::string& key, const std::string& upload_id) {
-  Call call{.op = "AbortMultipartUpload", .method = "DELETE", .key = key,
-            .query = {{"uploadId", upload_id}}};
+  Call call("AbortMultipartUpload", "DELETE", key, {{"uploadId", upload_id}});
   try {
     Execute(call);
   } catch (const Error& e) {
@@ -492,7 +536,7 @@ std::vector<S3Part> S3Client::ListParts(const std::string& key, const std::strin
   std::vector<S3Part> parts;
   int marker = 0;
   for (;;) {
-    Call call{.op = "ListParts", .key = key, .query = {{"uploadId", upload_id}}};
+    Call call("ListParts", "GET", key, {{"uploadId", upload_id}});
     if (marker > 0) call.query.emplace_back("part-number-marker", std::to_string(marker));
     S3PartsPage page;
     try {
@@ -515,7 +559,7 @@ std::vector<S3Upload> S3Client::ListMultipartUploads(const std::string& prefix) 
   std::string key_marker;
   std::string upload_id_marker;
   for (;;) {
-    Call call{.op = "ListMultipartUploads", .query = {{"uploads", ""}}};
+    Call call("ListMultipartUploads", "GET", "", {{"uploads", ""}});
     if (!key_marker.empty()) call.query.emplace_back("key-marker", key_marker);
     if (!prefix.empty()) call.query.emplace_back("prefix", prefix);
     if (!upload_id_marker.empty()) call.query.emplace_back("upload-id-marker", upload_id_marker);

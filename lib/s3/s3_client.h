@@ -38,8 +38,8 @@ struct S3ClientOptions {
   BucketLookup bucket_lookup = BucketLookup::kAuto;
   bool insecure = false;  // http instead of https (unless the endpoint names a scheme)
   SigV4Credentials credentials;
-  TlsOptions tls;          // ca_pem from etcd-s3-endpoint-ca, skip_verify
-  std::string proxy;       // "" = from the environment, "none" = none
+  TlsOptions tls;     // ca_pem from etcd-s3-endpoint-ca, skip_verify
+  std::string proxy;  // "" = from the environment, "none" = none
   std::chrono::milliseconds operation_timeout{std::chrono::minutes(5)};
   RetryPolicy retry;
   const std::atomic<bool>* cancel = nullptr;  // stops transfers and retry waits
@@ -85,15 +85,19 @@ class S3Client {
   // NoSuchBucket, AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId or the bucket's region.
   void HeadBucket();
 
+  // Creates the bucket (in options().region unless that is us-east-1, S3's default).
+  void CreateBucket();
+
   // Uploads `body` with Content-MD5 and its signed SHA-256. Returns the ETag.
   std::string PutObject(const std::string& key, std::string_view body,
                         const S3PutOptions& options = {});
   // Throws kNotFound when the object does not exist.
   S3ObjectHead HeadObject(const std::string& key);
   // Streams the object (or `length` bytes from `offset`; length 0 = to the end) into `sink`.
-  // A transfer cut midway resumes where it stopped, pinned to the first answer's ETag.
-  void GetObject(const std::string& key, ByteSink& sink, uint64_t offset = 0,
-                 uint64_t length = 0);
+  // A transfer cut midway resumes where it stopped. With `if_match` (an ETag), an object that
+  // changed meanwhile fails (kConflict) instead of mixing two versions.
+  void GetObject(const std::string& key, ByteSink& sink, uint64_t offset = 0, uint64_t length = 0,
+                 const std::string& if_match = "");
   // A small object's body, at most `limit` bytes (a larger one throws kCorrupt).
   std::string GetSmallObject(const std::string& key, size_t limit = 1 << 20);
   // S3 answers success for a missing key too.

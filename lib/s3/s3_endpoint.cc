@@ -118,8 +118,10 @@ S3Endpoint::S3Endpoint(std::string_view endpoint, std::string bucket, BucketLook
       break;
     case BucketLookup::kDns:
       if (IsIpAddressHost(name)) {
-        throw Error::InvalidInput("etcd-s3-bucket-lookup-type dns needs a host name, but "
-                                  "etcd-s3-endpoint " + quoted + " is an IP address");
+        throw Error::InvalidInput(
+            "etcd-s3-bucket-lookup-type dns needs a host name, but "
+            "etcd-s3-endpoint " +
+            quoted + " is an IP address");
       }
       if (!dns_bucket) {
         throw Error::InvalidInput("etcd-s3-bucket \"" + bucket_ +

@@ -10,9 +10,9 @@ namespace {
 // Codes AWS documents as "retry": the server was busy, slow or failed internally, or a
 // conflicting operation on the same resource was still running.
 constexpr std::array<std::string_view, 9> kTransientCodes = {
-    "SlowDown",        "RequestTimeout", "InternalError",       "ServiceUnavailable",
-    "OperationAborted", "TooManyRequests", "Throttling",         "ThrottlingException",
-    "RequestThrottled",
+    "SlowDown",           "RequestTimeout",      "InternalError",
+    "ServiceUnavailable", "OperationAborted",    "TooManyRequests",
+    "Throttling",         "ThrottlingException", "RequestThrottled",
 };
 
 }  // namespace

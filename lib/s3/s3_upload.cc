@@ -11,9 +11,10 @@ namespace snapd {
 namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
-constexpr int kPartsPerDoubling = 1000;
+constexpr int kPartsPerDoubling = 900;
 // Aborting must not wait on a cancelled job nor for the full operation timeout.
 constexpr std::chrono::seconds kAbortTimeout{60};
+constexpr std::chrono::milliseconds kCancelPoll{100};
 
 }  // namespace
 
@@ -55,30 +56,50 @@ void S3UploadWriter::ThrowIfFailedLocked() {
   if (failure_) std::rethrow_exception(failure_);
 }
 
-void S3UploadWriter::Write(std::string_view chunk) {
-  if (finished_) {
-    throw Error::InvalidInput("S3 upload " + client_->Location(options_.key) +
-                              ": write after the upload ended");
-  }
+void S3UploadWriter::ThrowEnded(const char* what) {
   {
     std::lock_guard lock(mu_);
     ThrowIfFailedLocked();
   }
-  while (!chunk.empty()) {
-    // A full buffer goes out only once more data arrives: a stream that ends exactly at one
-    // part still becomes a single PutObject.
-    if (current_.size() >= part_size_) Dispatch();
-    size_t room = static_cast<size_t>(part_size_ - current_.size());
-    size_t n = std::min(room, chunk.size());
-    if (current_.capacity() < part_size_) current_.reserve(part_size_);
-    current_.append(chunk.data(), n);
-    chunk.remove_prefix(n);
-    written_ += n;
+  throw Error::InvalidInput("S3 upload " + client_->Location(options_.key) + ": " + what +
+                            " after the upload ended");
+}
+
+void S3UploadWriter::Fail() noexcept {
+  {
+    std::lock_guard lock(mu_);
+    if (!failure_) failure_ = std::current_exception();
+  }
+  Abort();
+}
+
+void S3UploadWriter::Write(std::string_view chunk) {
+  if (finished_) ThrowEnded("write");
+  try {
+    {
+      std::lock_guard lock(mu_);
+      ThrowIfFailedLocked();
+    }
+    while (!chunk.empty()) {
+      // A full buffer goes out only once more data arrives: a stream that ends exactly at one
+      // part still becomes a single PutObject.
+      if (current_.size() >= part_size_) Dispatch();
+      size_t room = static_cast<size_t>(part_size_ - current_.size());
+      size_t n = std::min(room, chunk.size());
+      if (current_.capacity() < part_size_) current_.reserve(part_size_);
+      current_.append(chunk.data(), n);
+      chunk.remove_prefix(n);
+      written_ += n;
+    }
+  } catch (...) {
+    Fail();
+    throw;
   }
 }
 
 void S3UploadWriter::StartMultipart() {
   upload_id_ = client_->CreateMultipartUpload(options_.key, options_.put);
+  multipart_ = true;
   S3ClientOptions worker_options = client_->options();
   worker_options.cancel = &cancel_;
   for (int i = 0; i < options_.concurrency; ++i) {
@@ -94,11 +115,11 @@ void S3UploadWriter::Dispatch() {
     throw Error::InvalidInput("S3 upload " + client_->Location(options_.key) + ": more than " +
                               std::to_string(kS3MaxParts) + " parts");
   }
-  if (upload_id_.empty()) StartMultipart();
+  if (!multipart_) StartMultipart();
   std::string next;
   {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return failure_ || busy_buffers_ < options_.concurrency; });
+    WaitLocked(lock, [&] { return failure_ || busy_buffers_ < options_.concurrency; });
     ThrowIfFailedLocked();
     queue_.push_back({next_part_++, std::move(current_)});
     ++busy_buffers_;
@@ -111,6 +132,18 @@ void S3UploadWriter::Dispatch() {
   current_ = std::move(next);
   current_.clear();
   part_size_ = PartSizeFor(next_part_, initial_part_size_);
+}
+
+void S3UploadWriter::WaitLocked(std::unique_lock<std::mutex>& lock,
+                                const std::function<bool()>& ready) {
+  // The workers' transfers watch only this upload's own flag: the caller's cancel flag (daemon
+  // shutdown) is watched here, by the thread that waits on them.
+  const std::atomic<bool>* cancel = client_->options().cancel;
+  while (!cv_.wait_for(lock, kCancelPoll, ready)) {
+    if (cancel != nullptr && cancel->load()) {
+      throw Error::Cancelled("S3 upload " + client_->Location(options_.key) + ": cancelled");
+    }
+  }
 }
 
 void S3UploadWriter::WorkerLoop(S3Client& client) {
@@ -133,7 +166,8 @@ void S3UploadWriter::WorkerLoop(S3Client& client) {
       spare_buffers_.push_back(std::move(part.data));
     } catch (...) {
       std::lock_guard lock(mu_);
-      if (!failure_) failure_ = std::current_exception();
+      // After Abort the workers' transfers fail as cancelled: that is no failure of the upload.
+      if (!failure_ && !aborted_) failure_ = std::current_exception();
       --busy_buffers_;
       cancel_.store(true);  // the other workers' transfers stop at once
     }
@@ -155,18 +189,19 @@ void S3UploadWriter::StopWorkers() {
 }
 
 S3ObjectHead S3UploadWriter::Complete(const std::map<std::string, std::string>& late_metadata) {
-  if (finished_) {
-    throw Error::InvalidInput("S3 upload " + client_->Location(options_.key) +
-                              ": Complete after the upload ended");
-  }
+  if (finished_) ThrowEnded("Complete");
   const std::string location = client_->Location(options_.key);
   try {
-    if (upload_id_.empty()) {
+    if (!multipart_) {
       S3PutOptions put = options_.put;
       for (const auto& [name, value] : late_metadata) put.metadata[name] = value;
       client_->PutObject(options_.key, current_, put);
     } else {
       if (!current_.empty()) Dispatch();
+      {
+        std::unique_lock lock(mu_);
+        WaitLocked(lock, [&] { return failure_ || busy_buffers_ == 0; });
+      }
       StopWorkers();
       std::vector<S3Part> parts;
       {
@@ -180,6 +215,7 @@ S3ObjectHead S3UploadWriter::Complete(const std::map<std::string, std::string>& 
         throw Error::Permanent("S3 upload " + location + ": " + std::to_string(parts.size()) +
                                " of " + std::to_string(next_part_ - 1) + " parts uploaded");
       }
+      if (options_.put.if_none_match) RefuseExistingObject();
       try {
         client_->CompleteMultipartUpload(options_.key, upload_id_, parts,
                                          options_.put.if_none_match);
@@ -192,8 +228,9 @@ S3ObjectHead S3UploadWriter::Complete(const std::map<std::string, std::string>& 
       }
       upload_id_.clear();  // completed: nothing left to abort
     }
+    object_created_ = true;
   } catch (...) {
-    Abort();
+    Fail();
     throw;
   }
   finished_ = true;
@@ -205,6 +242,19 @@ S3ObjectHead S3UploadWriter::Complete(const std::map<std::string, std::string>& 
                          " were written");
   }
   return head;
+}
+
+void S3UploadWriter::RefuseExistingObject() {
+  // Servers that ignore If-None-Match on CompleteMultipartUpload (Ceph RGW before Squid) would
+  // replace an object that appeared since the upload started: look first.
+  try {
+    client_->HeadObject(options_.key);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return;
+    throw;
+  }
+  throw Error::Conflict("S3 CompleteMultipartUpload " + client_->Location(options_.key) +
+                        ": the object already exists (written while this upload ran)");
 }
 
 void S3UploadWriter::AbortUpload() noexcept {
@@ -226,6 +276,10 @@ void S3UploadWriter::AbortUpload() noexcept {
 void S3UploadWriter::Abort() noexcept {
   if (finished_) return;
   finished_ = true;
+  {
+    std::lock_guard lock(mu_);
+    aborted_ = true;
+  }
   cancel_.store(true);
   StopWorkers();
   AbortUpload();

@@ -23,8 +23,8 @@
 
 namespace snapd {
 
-inline constexpr uint64_t kS3MinPartSize = uint64_t{5} << 20;   // S3's floor for all but the last
-inline constexpr uint64_t kS3MaxPartSize = uint64_t{5} << 30;   // S3's ceiling for any part
+inline constexpr uint64_t kS3MinPartSize = uint64_t{5} << 20;  // S3's floor for all but the last
+inline constexpr uint64_t kS3MaxPartSize = uint64_t{5} << 30;  // S3's ceiling for any part
 inline constexpr int kS3MaxParts = 10000;
 inline constexpr uint64_t kS3DefaultPartSize = uint64_t{8} << 20;
 
@@ -33,8 +33,9 @@ inline constexpr uint64_t kS3DefaultPartSize = uint64_t{8} << 20;
 // 9000 parts.
 uint64_t InitialPartSize(uint64_t size_hint);
 
-// The size of part `number` (1-based) of a stream whose parts start at `initial`: it doubles
-// every 1000 parts, up to 5 GiB, so 10,000 parts hold more than 8 TiB however wrong the hint.
+// The size of part `number` (1-based) of a stream whose parts start at `initial` (at least
+// 5 MiB): it doubles every 900 parts, up to 5 GiB, so 10,000 parts hold more than S3's 5 TiB
+// object limit however wrong the hint (9.7 TiB from 5 MiB parts).
 uint64_t PartSizeFor(int number, uint64_t initial);
 
 struct S3UploadOptions {
@@ -55,7 +56,9 @@ class S3UploadWriter final : public ByteSink {
   S3UploadWriter(const S3UploadWriter&) = delete;
   S3UploadWriter& operator=(const S3UploadWriter&) = delete;
 
-  // Throws the first part failure (after its retries), which has aborted the upload.
+  // Blocks while every part buffer is busy. Throws the first failure (a part that failed after
+  // its retries, or CreateMultipartUpload), having aborted the upload; then every later call
+  // throws it again.
   void Write(std::string_view chunk) override;
 
   // Uploads the rest, completes the object and checks with HeadObject that it holds exactly the
@@ -68,7 +71,10 @@ class S3UploadWriter final : public ByteSink {
   void Abort() noexcept;
 
   uint64_t bytes_written() const { return written_; }
-  bool multipart() const { return !upload_id_.empty(); }
+  bool multipart() const { return multipart_; }
+  // True once the object exists (Complete got past PutObject or CompleteMultipartUpload), even
+  // if the check after it failed: the caller then owns the object and its removal.
+  bool object_created() const { return object_created_; }
   const std::string& upload_id() const { return upload_id_; }
   int parts_uploaded() const;
 
@@ -80,10 +86,17 @@ class S3UploadWriter final : public ByteSink {
 
   void StartMultipart();
   void Dispatch();
+  // Waits on cv_ until `ready`; throws kCancelled when the client's cancel flag is set.
+  void WaitLocked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready);
   void WorkerLoop(S3Client& client);
   void StopWorkers();
   void ThrowIfFailedLocked();
+  // Throws the failure that ended the upload, or kInvalidInput for `what` after an end.
+  [[noreturn]] void ThrowEnded(const char* what);
+  // Records the exception being handled as the upload's failure and aborts.
+  void Fail() noexcept;
   void AbortUpload() noexcept;
+  void RefuseExistingObject();
 
   S3UploadOptions options_;
   std::unique_ptr<S3Client> client_;
@@ -94,6 +107,8 @@ class S3UploadWriter final : public ByteSink {
   std::string current_;
   int next_part_ = 1;
   std::string upload_id_;
+  bool multipart_ = false;
+  bool object_created_ = false;
   bool finished_ = false;  // completed or aborted
 
   mutable std::mutex mu_;
@@ -104,6 +119,7 @@ class S3UploadWriter final : public ByteSink {
   std::vector<S3Part> done_parts_;
   std::exception_ptr failure_;
   bool stopping_ = false;
+  bool aborted_ = false;
   std::vector<std::unique_ptr<S3Client>> worker_clients_;
   std::vector<std::thread> workers_;
 };

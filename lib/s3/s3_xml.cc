@@ -4,7 +4,6 @@
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <sstream>
 
 #include <pugixml.hpp>
 
@@ -18,8 +17,8 @@ pugi::xml_document Parse(std::string_view body, const char* root, const char* wh
   pugi::xml_document doc;
   pugi::xml_parse_result parsed = doc.load_buffer(body.data(), body.size(), pugi::parse_default);
   if (!parsed) {
-    throw Error::Corrupt(std::string("S3 ") + what + " response is not XML: " +
-                         parsed.description());
+    throw Error::Corrupt(std::string("S3 ") + what +
+                         " response is not XML: " + parsed.description());
   }
   if (std::string_view(doc.document_element().name()) != root) {
     throw Error::Corrupt(std::string("S3 ") + what + " response is <" +
@@ -129,8 +128,7 @@ std::string ParseInitiateMultipartUploadXml(std::string_view body) {
 }
 
 std::string ParseCompleteMultipartUploadXml(std::string_view body) {
-  pugi::xml_document doc =
-      Parse(body, "CompleteMultipartUploadResult", "CompleteMultipartUpload");
+  pugi::xml_document doc = Parse(body, "CompleteMultipartUploadResult", "CompleteMultipartUpload");
   return Text(doc.document_element(), "ETag");
 }
 

@@ -18,6 +18,7 @@ namespace snapd {
 namespace {
 
 constexpr size_t kWriteBuffer = 1 << 20;
+constexpr std::string_view kTempSuffix = ".tmp";
 
 class FileDescriptor {
  public:
@@ -50,7 +51,8 @@ void SyncDir(const std::string& dir) {
 void MakeDir(const std::string& path) {
   if (path.empty()) return;
   struct stat st;
-  if (::lstat(path.c_str(), &st) == 0) {
+  // stat, not lstat: a snapshot dir symlinked elsewhere (to a bigger disk) is a directory.
+  if (::stat(path.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) throw Error::InvalidInput(path + ": exists and is not a directory");
     return;
   }
@@ -74,9 +76,16 @@ void WriteAll(int fd, const char* data, size_t size, const std::string& path) {
   }
 }
 
-// Writes `body` to `path` durably via a temporary file and rename (replacing).
-void WriteFileDurably(const std::string& dir, const std::string& path, const std::string& body) {
-  std::string tmp = path + ".tmp";
+// The temporary name of `dir`/`name` while it is written: a dot-file, which no snapshot name
+// (nor its record) can be, so cleanup can tell it apart.
+std::string TempPathOf(const std::string& dir, const std::string& name) {
+  return dir + "/." + name + std::string(kTempSuffix);
+}
+
+// Writes `body` to `dir`/`name` durably via a temporary file and rename (replacing).
+void WriteFileDurably(const std::string& dir, const std::string& name, const std::string& body) {
+  std::string path = dir + "/" + name;
+  std::string tmp = TempPathOf(dir, name);
   FileDescriptor fd(
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd.get() < 0) ThrowSystemError("create " + tmp, errno);
@@ -105,10 +114,21 @@ bool ReadSmallFile(const std::string& path, std::string& out) {
   return true;
 }
 
+// rename() that never replaces; returns 0 or the errno. Filesystems without RENAME_NOREPLACE
+// (older ZFS, NFS) get link() + unlink(), which refuses an existing name just the same.
+int RenameNoReplace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
+  if (::link(from.c_str(), to.c_str()) != 0) return errno;
+  ::unlink(from.c_str());
+  return 0;
+}
+
 std::string ParentOf(const std::string& dir) {
   size_t slash = dir.find_last_not_of('/');
   slash = slash == std::string::npos ? std::string::npos : dir.rfind('/', slash);
-  return slash == std::string::npos || slash == 0 ? "/" : dir.substr(0, slash);
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : dir.substr(0, slash);
 }
 
 class LocalWriter final : public SnapshotWriter {
@@ -157,10 +177,8 @@ class LocalWriter final : public SnapshotWriter {
     stored.status = "ready";
     // The record goes first: a listed snapshot always has its record, and a crash between the
     // two leaves only a record without a file, which List ignores and cleanup removes.
-    WriteFileDurably(ParentOf(store_.MetadataPathOf(name_)), store_.MetadataPathOf(name_),
-                     RecordToMetadataJson(stored));
-    if (::renameat2(AT_FDCWD, part_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
-      int err = errno;
+    WriteFileDurably(ParentOf(store_.MetadataPathOf(name_)), name_, RecordToMetadataJson(stored));
+    if (int err = RenameNoReplace(part_, path_); err != 0) {
       ::unlink(store_.MetadataPathOf(name_).c_str());
       if (err == EEXIST) throw Error::Conflict("snapshot " + name_ + " already exists");
       ThrowSystemError("rename " + part_, err);
@@ -196,8 +214,16 @@ class LocalWriter final : public SnapshotWriter {
 class FileSource final : public ByteSource {
  public:
   explicit FileSource(std::string path) : path_(std::move(path)) {
-    fd_.Reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd_.get() < 0) ThrowSystemError("open " + path_, errno);
+    // O_NONBLOCK so that a FIFO in the snapshot dir cannot hang the open.
+    fd_.Reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (fd_.get() < 0) {
+      if (errno == ELOOP) throw Error::NotFound(path_ + " is a symlink, not a snapshot");
+      ThrowSystemError("open " + path_, errno);
+    }
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) ThrowSystemError("stat " + path_, errno);
+    if (!S_ISREG(st.st_mode)) throw Error::NotFound(path_ + " is not a regular file");
+    ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) & ~O_NONBLOCK);
   }
   size_t Read(char* buffer, size_t size) override {
     for (;;) {
@@ -241,7 +267,6 @@ std::vector<SnapshotRecord> LocalStore::List() {
   while (dirent* entry = ::readdir(d)) {
     std::string name = entry->d_name;
     if (name.empty() || name.front() == '.' || name.ends_with(kPartSuffix)) continue;
-    if (name.ends_with(".tmp")) continue;
     struct stat st;
     if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (!S_ISREG(st.st_mode)) continue;
@@ -310,16 +335,21 @@ int LocalStore::RemoveIncomplete() {
       std::string name = entry->d_name;
       if (name == "." || name == "..") continue;
       std::string path = metadata_dir_ + "/" + name;
-      if (name.ends_with(".tmp")) {
-        if (::unlink(path.c_str()) == 0) ++removed;
+      struct stat st;
+      if (name.front() == '.') {
+        if (name.ends_with(kTempSuffix) && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            now - st.st_mtime >= kPartGraceSeconds && ::unlink(path.c_str()) == 0) {
+          ++removed;
+        }
         continue;
       }
-      struct stat st;
+      // `.part` before the final name: a Commit renames one into the other, so checking in
+      // this order cannot miss both while a save is finishing.
+      if (::lstat((PathOf(name) + std::string(kPartSuffix)).c_str(), &st) == 0) continue;
       if (::lstat(PathOf(name).c_str(), &st) == 0) continue;
       std::string body;
       SnapshotRecord probe;
-      if (ReadSmallFile(path, body) && MergeMetadataJson(body, probe) &&
-          ::lstat((PathOf(name) + std::string(kPartSuffix)).c_str(), &st) != 0) {
+      if (ReadSmallFile(path, body) && MergeMetadataJson(body, probe)) {
         if (::unlink(path.c_str()) == 0) ++removed;
       }
     }

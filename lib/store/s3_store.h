@@ -1,6 +1,9 @@
 // Snapshots as S3 objects laid out as k3s lays them out: `<folder>/<name>` with the record in
 // `<folder>/.metadata/<name>` (application/json) and k3s's x-amz-meta-k3s-* metadata on both,
 // written by a streaming multipart upload that is verified before the snapshot is listed.
+// x-amz-meta-k3s-snapd-sha256/-size are known only at the end of the stream: they are on the
+// record object always, and on the snapshot object when it went up as one PutObject (a
+// multipart upload's metadata is fixed when it starts).
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,375 @@
+// S3Store: k3s's S3 layout over S3Client and S3UploadWriter.
+#include "store/s3_store.h"
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "s3/s3_upload.h"
+#include "snapshot/snapshot_name.h"
+
+namespace snapd {
+namespace {
+
+constexpr std::string_view kMetadataDir = ".metadata";
+constexpr size_t kMaxRecordSize = 1 << 20;
+// Open reads the object in ranges of this size: memory stays bounded and a cut transfer costs
+// at most one range.
+constexpr uint64_t kReadRange = uint64_t{8} << 20;
+
+// x-amz-meta-* names (without the prefix), as k3s writes them.
+constexpr const char* kMetaNodeName = "k3s-node-name";
+constexpr const char* kMetaTokenHash = "k3s-token-hash";
+constexpr const char* kMetaClusterId = "k3s-cluster-id";
+constexpr const char* kMetaSha256 = "k3s-snapd-sha256";
+constexpr const char* kMetaSize = "k3s-snapd-size";
+
+std::string ContentTypeFor(std::string_view name) {
+  return IsZipName(name) ? "application/zip" : "application/octet-stream";
+}
+
+bool IsValidName(std::string_view name) {
+  try {
+    ValidateSnapshotName(name);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Names made by k3s or by us carry their time; anything else under the folder is not ours to
+// clean up.
+bool LooksLikeSnapshotName(std::string_view name) {
+  return IsValidName(name) && ParseSnapshotTime(name).has_value();
+}
+
+class StringSink final : public ByteSink {
+ public:
+  explicit StringSink(std::string& out) : out_(out) {}
+  void Write(std::string_view chunk) override { out_.append(chunk); }
+
+ private:
+  std::string& out_;
+};
+
+class S3SnapshotWriter final : public SnapshotWriter {
+ public:
+  S3SnapshotWriter(const S3Store& store, const S3StoreOptions& options, const std::string& name,
+                   std::unique_ptr<S3Client> client)
+      : store_(store), name_(name), client_(std::move(client)) {
+    try {
+      client_->HeadObject(store.KeyOf(name));
+      throw Error::Conflict("snapshot " + name + " already exists at " + store.LocationOf(name));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;
+    }
+    S3UploadOptions upload;
+    upload.key = store.KeyOf(name);
+    upload.put.content_type = ContentTypeFor(name);
+    upload.put.metadata = BaseMetadata(options);
+    upload.put.if_none_match = true;
+    upload.concurrency = options.upload_concurrency;
+    upload.initial_part_size = options.initial_part_size;
+    upload_ = std::make_unique<S3UploadWriter>(*client_, std::move(upload));
+    metadata_ = BaseMetadata(options);
+  }
+
+  ~S3SnapshotWriter() override { Abort(); }
+
+  void Write(std::string_view chunk) override { upload_->Write(chunk); }
+
+  SnapshotRecord Commit(const SnapshotRecord& record) override {
+    if (committed_) throw Error::InvalidInput("snapshot " + name_ + " is already committed");
+    SnapshotRecord stored = record;
+    stored.name = name_;
+    stored.storage = "s3";
+    stored.location = store_.LocationOf(name_);
+    stored.status = "ready";
+    std::map<std::string, std::string> metadata = metadata_;
+    if (!record.token_hash.empty()) metadata[kMetaTokenHash] = record.token_hash;
+    if (!record.sha256.empty()) metadata[kMetaSha256] = record.sha256;
+    metadata[kMetaSize] = std::to_string(upload_->bytes_written());
+    try {
+      S3ObjectHead head = upload_->Complete(metadata);
+      stored.size = head.size;
+      S3PutOptions put;
+      put.content_type = "application/json";
+      put.metadata = metadata;
+      client_->PutObject(store_.MetadataKeyOf(name_), RecordToMetadataJson(stored), put);
+    } catch (...) {
+      RemoveWritten();
+      throw;
+    }
+    committed_ = true;
+    return stored;
+  }
+
+  void Abort() noexcept override {
+    if (committed_) return;
+    upload_->Abort();
+    RemoveWritten();
+  }
+
+ private:
+  static std::map<std::string, std::string> BaseMetadata(const S3StoreOptions& options) {
+    std::map<std::string, std::string> metadata;
+    if (!options.node_name.empty()) metadata[kMetaNodeName] = options.node_name;
+    if (options.token_hash) {
+      if (std::string hash = options.token_hash(); !hash.empty()) metadata[kMetaTokenHash] = hash;
+    }
+    if (!options.cluster_id.empty()) metadata[kMetaClusterId] = options.cluster_id;
+    return metadata;
+  }
+
+  // Deletes what this writer made (never an object it found: Create refused those, and a
+  // conditional write that lost a race created nothing).
+  void RemoveWritten() noexcept {
+    if (!upload_->object_created() || removed_) return;
+    removed_ = true;
+    for (const std::string& key : {store_.KeyOf(name_), store_.MetadataKeyOf(name_)}) {
+      try {
+        client_->DeleteObject(key);
+      } catch (const std::exception& e) {
+        spdlog::warn("could not remove {} after a failed save: {}", client_->Location(key),
+                     e.what());
+      }
+    }
+  }
+
+  const S3Store& store_;
+  std::string name_;
+  std::unique_ptr<S3Client> client_;
+  std::unique_ptr<S3UploadWriter> upload_;
+  std::map<std::string, std::string> metadata_;
+  bool committed_ = false;
+  bool removed_ = false;
+};
+
+// Reads an object in ranges, each pinned to the ETag seen when it was opened.
+class S3ObjectSource final : public ByteSource {
+ public:
+  S3ObjectSource(std::unique_ptr<S3Client> client, std::string key, const S3ObjectHead& head)
+      : client_(std::move(client)), key_(std::move(key)), size_(head.size), etag_(head.etag) {}
+
+  size_t Read(char* buffer, size_t size) override {
+    if (position_ == buffer_.size()) {
+      if (offset_ >= size_) return 0;
+      uint64_t length = std::min(kReadRange, size_ - offset_);
+      buffer_.clear();
+      position_ = 0;
+      StringSink sink(buffer_);
+      client_->GetObject(key_, sink, offset_, length, etag_);
+      if (buffer_.size() != length) {
+        throw Error::Corrupt("S3 GetObject " + client_->Location(key_) + ": asked for " +
+                             std::to_string(length) + " bytes at " + std::to_string(offset_) +
+                             ", got " + std::to_string(buffer_.size()));
+      }
+      offset_ += length;
+    }
+    size_t n = std::min(size, buffer_.size() - position_);
+    std::copy_n(buffer_.data() + position_, n, buffer);
+    position_ += n;
+    return n;
+  }
+
+ private:
+  std::unique_ptr<S3Client> client_;
+  std::string key_;
+  uint64_t size_;
+  std::string etag_;
+  uint64_t offset_ = 0;
+  std::string buffer_;
+  size_t position_ = 0;
+};
+
+}  // namespace
+
+std::string CleanS3Folder(std::string_view folder) {
+  std::vector<std::string_view> segments;
+  while (!folder.empty()) {
+    size_t slash = folder.find('/');
+    std::string_view segment = folder.substr(0, slash);
+    folder = slash == std::string_view::npos ? std::string_view() : folder.substr(slash + 1);
+    if (segment.empty() || segment == ".") continue;
+    if (segment == "..") {
+      if (!segments.empty()) segments.pop_back();
+      continue;
+    }
+    segments.push_back(segment);
+  }
+  std::string clean;
+  for (std::string_view segment : segments) {
+    if (!clean.empty()) clean += '/';
+    clean += segment;
+  }
+  return clean;
+}
+
+std::string S3SnapshotKey(std::string_view folder, std::string_view name) {
+  std::string clean = CleanS3Folder(folder);
+  return clean.empty() ? std::string(name) : clean + "/" + std::string(name);
+}
+
+std::string S3MetadataKey(std::string_view folder, std::string_view name) {
+  return S3SnapshotKey(folder, std::string(kMetadataDir) + "/" + std::string(name));
+}
+
+S3Store::S3Store(S3StoreOptions options)
+    : options_(std::move(options)),
+      folder_(CleanS3Folder(options_.folder)),
+      counters_(std::make_shared<S3Counters>()) {
+  // Validates the endpoint, bucket and lookup type now rather than at the first save.
+  NewClient();
+}
+
+S3Store::~S3Store() = default;
+
+std::unique_ptr<S3Client> S3Store::NewClient() const {
+  return std::make_unique<S3Client>(options_.client, counters_);
+}
+
+std::string S3Store::ListPrefix() const {
+  return folder_.empty() ? "" : folder_ + "/";
+}
+
+std::string S3Store::LocationOf(std::string_view name) const {
+  return "s3://" + options_.client.bucket + "/" + KeyOf(name);
+}
+
+void S3Store::Check() {
+  NewClient()->HeadBucket();
+}
+
+std::unique_ptr<SnapshotWriter> S3Store::Create(const std::string& name) {
+  ValidateSnapshotName(name);
+  return std::make_unique<S3SnapshotWriter>(*this, options_, name, NewClient());
+}
+
+std::vector<SnapshotRecord> S3Store::List() {
+  std::unique_ptr<S3Client> client = NewClient();
+  const std::string prefix = ListPrefix();
+  // The delimiter keeps sub-folders (and .metadata/) out: their keys are not `folder/name`.
+  std::vector<S3Object> objects = client->ListAllObjects(prefix, "/");
+  const std::string metadata_prefix = MetadataKeyOf("");
+  std::set<std::string, std::less<>> records;
+  for (const S3Object& object : client->ListAllObjects(metadata_prefix, "/")) {
+    if (object.size > 0) records.insert(object.key.substr(metadata_prefix.size()));
+  }
+
+  std::vector<SnapshotRecord> listed;
+  for (const S3Object& object : objects) {
+    std::string name = object.key.substr(prefix.size());
+    if (object.size == 0 || !IsValidName(name)) continue;
+    SnapshotRecord r;
+    r.name = name;
+    r.storage = "s3";
+    r.location = client->Location(object.key);
+    r.size = object.size;
+    r.created_at = ParseSnapshotTime(name).value_or(object.last_modified);
+    r.compressed = IsZipName(name);
+    bool merged = false;
+    if (records.contains(name)) {
+      try {
+        std::string body = client->GetSmallObject(MetadataKeyOf(name), kMaxRecordSize);
+        merged = MergeMetadataJson(body, r);
+      } catch (const Error& e) {
+        spdlog::warn("cannot read the record of {}: {}", r.location, e.what());
+      }
+      if (merged && r.size != object.size) {
+        r.status = "failed";
+        r.error = "object is " + std::to_string(object.size) + " bytes but was saved with " +
+                  std::to_string(r.size) + " (truncated or replaced)";
+        r.size = object.size;
+      }
+    }
+    if (!merged) {
+      // Made by k3s (or its record is unreadable): its object metadata names the node.
+      try {
+        S3ObjectHead head = client->HeadObject(object.key);
+        r.node = head.metadata[kMetaNodeName];
+        r.token_hash = head.metadata[kMetaTokenHash];
+        r.sha256 = head.metadata[kMetaSha256];
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kNotFound) continue;  // deleted meanwhile
+        spdlog::warn("cannot read the metadata of {}: {}", r.location, e.what());
+      }
+    }
+    listed.push_back(std::move(r));
+  }
+  return listed;
+}
+
+std::unique_ptr<ByteSource> S3Store::Open(const std::string& name) {
+  ValidateSnapshotName(name);
+  std::unique_ptr<S3Client> client = NewClient();
+  S3ObjectHead head;
+  try {
+    head = client->HeadObject(KeyOf(name));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) {
+      throw Error::NotFound("snapshot " + name + " not found at " + LocationOf(name));
+    }
+    throw;
+  }
+  return std::make_unique<S3ObjectSource>(std::move(client), KeyOf(name), head);
+}
+
+void S3Store::Remove(const std::string& name) {
+  ValidateSnapshotName(name);
+  std::unique_ptr<S3Client> client = NewClient();
+  try {
+    client->HeadObject(KeyOf(name));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) {
+      throw Error::NotFound("snapshot " + name + " not found at " + LocationOf(name));
+    }
+    throw;
+  }
+  client->DeleteObject(KeyOf(name));
+  client->DeleteObject(MetadataKeyOf(name));
+}
+
+int S3Store::RemoveIncomplete() {
+  std::unique_ptr<S3Client> client = NewClient();
+  const Clock& clock = options_.clock != nullptr ? *options_.clock : system_clock_;
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
+  const int64_t grace = options_.incomplete_grace.count();
+  const std::string prefix = ListPrefix();
+  const std::string metadata_prefix = MetadataKeyOf("");
+  int removed = 0;
+
+  for (const S3Upload& upload : client->ListMultipartUploads(prefix)) {
+    std::string_view rest = std::string_view(upload.key).substr(prefix.size());
+    if (rest.starts_with(metadata_prefix.substr(prefix.size()))) {
+      rest.remove_prefix(metadata_prefix.size() - prefix.size());
+    }
+    if (!LooksLikeSnapshotName(rest) || now - upload.initiated < grace) continue;
+    try {
+      client->AbortMultipartUpload(upload.key, upload.upload_id);
+      ++removed;
+    } catch (const Error& e) {
+      spdlog::warn("cannot abort the incomplete upload of {}: {}", client->Location(upload.key),
+                   e.what());
+    }
+  }
+
+  // Records whose snapshot is gone (a save or delete that died between its two objects).
+  std::set<std::string, std::less<>> snapshots;
+  for (const S3Object& object : client->ListAllObjects(prefix, "/")) {
+    snapshots.insert(object.key.substr(prefix.size()));
+  }
+  for (const S3Object& record : client->ListAllObjects(metadata_prefix, "/")) {
+    std::string name = record.key.substr(metadata_prefix.size());
+    if (!LooksLikeSnapshotName(name) || snapshots.contains(name)) continue;
+    if (now - record.last_modified < grace) continue;
+    client->DeleteObject(record.key);
+    ++removed;
+  }
+  return removed;
+}
+
+}  // namespace snapd
