@@ -1,31 +1,26 @@
-// k3s-snapd: wires config, etcd, stores, jobs, the schedule and the control socket together,
-// then waits for signals. Runs in the foreground (systemd).
+// k3s-snapd: loads the configuration, builds the runtime from it, serves the control socket
+// and waits for signals: SIGHUP reloads (keeping the old configuration when the new one is
+// invalid), SIGTERM/SIGINT stop within seconds, cancelling a running save cleanly.
+#include <grp.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
-#include <fstream>
+#include <atomic>
+#include <cctype>
+#include <cstring>
 #include <iostream>
 #include <memory>
-#include <sstream>
+#include <mutex>
 
 #include "backup/job_runner.h"
-#include "backup/scheduler.h"
-#include "backup/snapshot_service.h"
-#include "backup/store_health.h"
 #include "config/config_loader.h"
-#include "control/api_router.h"
 #include "control/control_server.h"
+#include "control/service_notifier.h"
 #include "core/error.h"
-#include "etcd/gateway_etcd_client.h"
-#include "schedule/cron_schedule.h"
-#include "snapshot/token_hash.h"
-#include "store/local_store.h"
-#include "store/s3_store.h"
+#include "core/logging.h"
+#include "core/time_format.h"
+#include "daemon_runtime.h"
 
 namespace snapd {
 namespace {
@@ -35,58 +30,41 @@ constexpr const char* kUsage = R"(Usage: k3s-snapd [--config-dir DIR] [--KEY=VAL
 Takes scheduled and on-demand etcd snapshots the way `k3s etcd-snapshot` does, and serves the
 control API that snapctl uses. Configuration: every *.yaml in DIR (default /etc/k3s-snapd.d),
 in file-name order, then flags named like the keys (see docs/config-reference.md).
+SIGHUP re-reads the configuration; SIGTERM stops.
 
   --config-dir DIR   read configuration drop-ins from DIR
   --help             show this help
   --version          print the version
 )";
 
-void SetUpLogging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("k3s-snapd");
-  // Under systemd the journal stamps time itself.
-  if (std::getenv("JOURNAL_STREAM") != nullptr) {
-    logger->set_pattern("%l: %v");
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+// The STATUS= line systemd shows: the last save's outcome.
+std::string ServiceStatus(const JobRunner& jobs) {
+  const std::vector<std::string> saves = {"save", "scheduled-save"};
+  auto ok = jobs.LastFinished(saves, "succeeded");
+  auto failed = jobs.LastFinished(saves, "failed");
+  if (failed && (!ok || failed->finished_at >= ok->finished_at)) {
+    return "last snapshot FAILED at " + FormatRfc3339(failed->finished_at) + ": " + failed->error;
   }
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
+  if (ok) return "last snapshot " + ok->snapshot + " at " + FormatRfc3339(ok->finished_at);
+  return "running, no snapshot yet";
 }
 
-// "FILE: key: message" or "--key: message", whichever set the key.
-Error ConfigError(const Config& config, const std::string& key, const std::string& message) {
-  std::string source = config.SourceOf(key);
-  if (source.starts_with("--")) return Error::InvalidInput(source + ": " + message);
-  return Error::InvalidInput(source + ": " + key + ": " + message);
-}
+// The runtime requests and jobs use; replaced whole on reload.
+class CurrentRuntime {
+ public:
+  std::shared_ptr<DaemonRuntime> Get() const {
+    std::lock_guard lock(mutex_);
+    return runtime_;
+  }
+  void Set(std::shared_ptr<DaemonRuntime> runtime) {
+    std::lock_guard lock(mutex_);
+    runtime_ = std::move(runtime);
+  }
 
-std::string ReadTokenHash(const Config& config) {
-  if (!config.token.empty()) return TokenHash(config.token);
-  std::ifstream in(config.token_file);
-  if (!in) return "";
-  std::stringstream text;
-  text << in.rdbuf();
-  return TokenHash(text.str());
-}
-
-// etcd client TLS: files named explicitly must exist; k3s's default files are used when present.
-TlsOptions EtcdTls(const Config& config) {
-  TlsOptions tls;
-  auto pick = [&](const std::string& key, const std::string& path, std::string& out) {
-    struct stat st;
-    bool exists = ::stat(path.c_str(), &st) == 0;
-    if (config.SourceOf(key) != "default") {
-      if (!exists) throw ConfigError(config, key, path + " does not exist");
-      out = path;
-    } else if (exists) {
-      out = path;
-    }
-  };
-  pick("etcd-cacert", config.etcd_cacert, tls.ca_file);
-  pick("etcd-cert", config.etcd_cert, tls.cert_file);
-  pick("etcd-key", config.etcd_key, tls.key_file);
-  return tls;
-}
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<DaemonRuntime> runtime_;
+};
 
 int Run(const std::vector<std::string>& args) {
   for (const std::string& arg : args) {
@@ -99,38 +77,26 @@ int Run(const std::vector<std::string>& args) {
       return 0;
     }
   }
-  Config config;
-  std::optional<CronSchedule> schedule;
-  EtcdEndpoint endpoint;
   // Set at shutdown: stops S3 transfers and retry waits so SIGTERM is quick.
   static std::atomic<bool> stopping{false};
-  std::optional<S3StoreOptions> s3_options;
+  SystemClock clock;
+  JobRunner jobs(clock);
+  // One metrics object for the process, so counters keep rising across reloads.
+  SnapshotMetrics metrics(clock.Now());
+  metrics.SetJobRunning([&jobs] { return jobs.Running().has_value(); });
+  CurrentRuntime current;
   try {
-    config = LoadConfig(args);
-    if (!config.disable_snapshots) {
-      try {
-        schedule = CronSchedule::Parse(config.snapshot_schedule_cron);
-      } catch (const Error& e) {
-        throw ConfigError(config, "etcd-snapshot-schedule-cron", e.what());
-      }
-    }
-    endpoint.url = config.etcd_endpoint;
-    if (config.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(config);
-    if (config.s3.enabled) {
-      s3_options.emplace();
-      s3_options->client = S3ClientOptionsFromConfig(config.s3);
-      s3_options->client.cancel = &stopping;
-      s3_options->folder = config.s3.folder;
-      s3_options->node_name = config.node_name;
-    }
+    Config config = LoadConfig(args);
+    current.Set(DaemonRuntime::Build(config, jobs, clock, &stopping, metrics));
   } catch (const Error& e) {
     std::cerr << "k3s-snapd: config: " << e.what() << "\n";
     return 2;
   }
+  const Config config = current.Get()->config();  // the start-up one, kept for comparison
   SetUpLogging(config.log_level);
 
-  // Signals are taken by sigwait in this thread only; every thread started below inherits
-  // the mask.
+  // Signals are taken by sigtimedwait in this thread only; every thread started below
+  // inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -139,113 +105,105 @@ int Run(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  SystemClock clock;
-  GatewayEtcdClient etcd(endpoint);
-
-  LocalStore local(config.snapshot_dir, config.node_name);
-  local.Prepare();
-
-  std::vector<SnapshotStore*> stores = {&local};
-  std::unique_ptr<S3Store> s3;
-  std::unique_ptr<StoreHealth> s3_health;
-  if (s3_options) {
-    s3_options->token_hash = [&config] { return ReadTokenHash(config); };
-    s3 = std::make_unique<S3Store>(*s3_options);
-    stores.push_back(s3.get());
-    s3_health = std::make_unique<StoreHealth>([&s3] { s3->Check(); }, std::chrono::minutes(10),
-                                              std::chrono::seconds(30));
-    s3_health->Start();
-  }
-
-  SnapshotServiceOptions options;
-  options.node_name = config.node_name;
-  options.scheduled_prefix = config.snapshot_name;
-  options.scheduled_retention["local"] = config.snapshot_retention;
-  options.scheduled_retention["s3"] = config.s3.retention;
-  options.token_hash = [&config] { return ReadTokenHash(config); };
-  SnapshotService service(options, etcd, stores, clock);
-  service.RemoveIncomplete();
-
-  JobRunner jobs(clock);
-  std::unique_ptr<Scheduler> scheduler;
-  if (schedule) {
-    scheduler = std::make_unique<Scheduler>(*schedule, clock, [&] {
-      try {
-        jobs.Start("scheduled-save", [&](JobContext& job) { service.ScheduledSave(job); });
-      } catch (const Error& e) {
-        spdlog::warn("skipping scheduled snapshot: {}", e.what());
-      }
-    });
-  }
-
-  ApiBackend backend;
-  backend.service = &service;
-  backend.jobs = &jobs;
-  backend.etcd = &etcd;
-  backend.etcd_endpoint = config.etcd_endpoint;
-  backend.node_name = config.node_name;
-  backend.scheduled_prefix = config.snapshot_name;
-  backend.default_retention = config.snapshot_retention;
-  backend.schedule = schedule ? schedule->spec() : "";
-  backend.next_run = [&scheduler]() -> std::optional<SystemTime> {
-    return scheduler ? scheduler->NextRun() : std::nullopt;
-  };
-  backend.config_summary = ConfigToJson(config);
-  backend.storage_status = [&] {
-    nlohmann::json list = nlohmann::json::array();
-    list.push_back({{"storage", "local"}, {"location", "file://" + local.dir()}, {"ok", true}});
-    if (s3) {
-      StoreHealthState health = s3_health->State();
-      nlohmann::json entry = {{"storage", "s3"},
-                              {"location", s3->LocationOf("")},
-                              {"ok", health.ok},
-                              {"checked", health.checked}};
-      if (!health.error.empty()) entry["error"] = health.error;
-      list.push_back(entry);
-    }
-    return list;
-  };
-  ApiRouter router(backend);
-
   ControlServer::Options server_options;
   server_options.socket_path = config.control_socket;
-  ControlServer server(server_options, [&router](const ApiRequest& r) { return router.Handle(r); });
+  server_options.metrics_address = config.metrics_address;
+  if (!config.control_socket_group.empty()) {
+    const std::string& name = config.control_socket_group;
+    group* g = std::isdigit(static_cast<unsigned char>(name[0]))
+                   ? ::getgrgid(static_cast<gid_t>(std::stoul(name)))
+                   : ::getgrnam(name.c_str());
+    if (g == nullptr) {
+      std::cerr << "k3s-snapd: config: " << config.SourceOf("control-socket-group")
+                << ": control-socket-group: no group \"" << name << "\"\n";
+      return 2;
+    }
+    server_options.socket_group = g->gr_gid;
+  }
+  ControlServer server(server_options,
+                       [&current](const ApiRequest& r) { return current.Get()->Handle(r); });
+  current.Get()->Start();
   server.Start();
-  if (scheduler) scheduler->Start();
-
-  spdlog::info("k3s-snapd {} started: node {}, etcd {}, snapshots in {}, control socket {}",
-               K3S_SNAPD_VERSION, config.node_name, config.etcd_endpoint, config.snapshot_dir,
-               config.control_socket);
-  if (s3) spdlog::info("S3 storage enabled at {}", s3->LocationOf(""));
-  if (schedule) {
-    spdlog::info("scheduled snapshots \"{}\" with prefix {} keeping {}", schedule->spec(),
-                 config.snapshot_name, config.snapshot_retention);
-  } else {
-    spdlog::info("scheduled snapshots are disabled (etcd-disable-snapshots)");
+  ServiceNotifier notifier;
+  std::string status = ServiceStatus(jobs);
+  notifier.Ready(status);
+  // The watchdog is fed only while this loop turns: a hung main loop gets the unit restarted.
+  std::atomic<int64_t> heartbeat{0};
+  auto now_seconds = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  heartbeat = now_seconds();
+  notifier.StartWatchdog([&] { return now_seconds() - heartbeat.load() < 10; });
+  spdlog::info("k3s-snapd {} started, control socket {}", K3S_SNAPD_VERSION, config.control_socket);
+  if (!config.metrics_address.empty()) {
+    spdlog::info("metrics served on http://{}/metrics", server.MetricsEndpoint());
   }
   try {
-    EtcdStatus status = etcd.Status(std::chrono::seconds(3));
-    spdlog::info("etcd {} reachable: version {}, database {} bytes", config.etcd_endpoint,
-                 status.version, status.db_size);
+    EtcdStatus status = current.Get()->etcd().Status(std::chrono::seconds(3));
+    spdlog::info("etcd reachable: version {}, database {} bytes", status.version, status.db_size);
   } catch (const std::exception& e) {
     spdlog::warn("etcd not reachable yet (snapshots will fail until it is): {}", e.what());
   }
 
+  // A valid new configuration waits here until no job runs, so a save never sees its
+  // stores change under it.
+  std::shared_ptr<DaemonRuntime> pending;
   for (;;) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) continue;
+    heartbeat = now_seconds();
+    if (std::string now_status = ServiceStatus(jobs); now_status != status) {
+      status = now_status;
+      notifier.Status(status);
+    }
+    if (pending) {
+      try {
+        jobs.Run("reload", [&](JobContext&) {
+          current.Get()->Stop();
+          current.Set(pending);
+          pending->Start();
+          SetUpLogging(pending->config().log_level);
+        });
+        pending.reset();
+        spdlog::info("configuration reloaded");
+        notifier.Ready(status);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kConflict) {
+          spdlog::error("reload failed: {}", e.what());
+          pending.reset();
+        }
+      }
+    }
+    timespec tick{1, 0};
+    int signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number < 0) continue;  // timeout or EINTR: look at the pending reload again
     if (signal_number == SIGHUP) {
-      spdlog::warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+      spdlog::info("SIGHUP: reloading the configuration");
+      notifier.Reloading();
+      try {
+        Config next = LoadConfig(args);
+        if (next.control_socket != config.control_socket) {
+          spdlog::warn("control-socket changed to {}: takes effect at the next restart",
+                       next.control_socket);
+        }
+        pending = DaemonRuntime::Build(next, jobs, clock, &stopping, metrics);
+        if (jobs.Running()) spdlog::info("reload waits for the running job to finish");
+      } catch (const std::exception& e) {
+        spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
+        notifier.Ready(status);
+      }
       continue;
     }
     spdlog::info("received {}, stopping", strsignal(signal_number));
     break;
   }
+  notifier.Stopping();
   stopping = true;
-  if (scheduler) scheduler->Stop();
+  current.Get()->Stop();
+  jobs.Shutdown();  // cancels a running save; its writers remove their partial files
   server.Stop();
-  jobs.Shutdown();
-  if (s3_health) s3_health->Stop();
+  notifier.StopWatchdog();
+  current.Set(nullptr);
   spdlog::info("stopped");
   return 0;
 }

@@ -1,7 +1,12 @@
 // snapctl: the command-line client of k3s-snapd's control socket. Exit codes: 0 success,
 // 1 the operation failed (or the daemon could not be reached), 2 usage errors.
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,10 +19,16 @@
 #include <nlohmann/json.hpp>
 
 #include "control/control_client.h"
+#include "control/human_format.h"
+#include "control/progress_bar.h"
 #include "core/error.h"
 #include "core/time_format.h"
 #include "snapshot/snapshot_name.h"
 #include "snapshot/snapshot_record.h"
+
+#ifndef K3S_SNAPD_VERSION
+#define K3S_SNAPD_VERSION "unknown"
+#endif
 
 namespace snapd {
 namespace {
@@ -25,27 +36,110 @@ namespace {
 constexpr int kOk = 0;
 constexpr int kFailed = 1;
 constexpr int kUsage = 2;
+constexpr int kInterrupted = 130;
 constexpr const char* kDefaultSocket = "/run/k3s-snapd/snapd.sock";
+constexpr auto kPollInterval = std::chrono::milliseconds(200);
+constexpr auto kPlainLineInterval = std::chrono::seconds(2);
 
 constexpr const char* kHelp = R"(Usage: snapctl [--socket PATH] COMMAND [OPTIONS]
 
 Commands:
-  save [--name PREFIX] [-o name|json]   take a snapshot now and wait until it is stored
-  ls | list | l [-o table|json]          list snapshots in every store
-  delete NAME...                         delete snapshots (from every store holding them)
-  prune [--name PREFIX] [--snapshot-retention N]
-                                         keep the newest N snapshots of PREFIX (default on-demand)
-  status [-o text|json]                  etcd, schedule, last success and failure, running job
+  save      take a snapshot now and wait until it is stored (progress on a terminal)
+  ls        list snapshots in every store (aliases: list, l)
+  delete    delete snapshots from every store holding them (alias: rm)
+  prune     keep the newest N snapshots of a name prefix, delete older ones
+  status    etcd, stores, schedule, last success and failure, running job
+  help      show help of snapctl or of a command
 
 Global options:
-  --socket PATH   control socket (default $K3S_SNAPD_SOCKET or /run/k3s-snapd/snapd.sock)
-  -h, --help      show help (also after a command)
+  --socket PATH   control socket (default $K3S_SNAPD_SOCKET or /run/k3s-snapd/snapd.sock);
+                  also accepted after the command
+  -h, --help      show help (also after a command: snapctl save --help)
+  --version       show snapctl's version
 
+Commands that print data take -o json for exact, machine-readable output.
 Exit status: 0 success, 1 the operation failed, 2 usage error.
 )";
 
+constexpr const char* kSaveHelp =
+    R"(Usage: snapctl save [--name PREFIX] [-o name|json] [--no-progress]
+
+Takes a snapshot of etcd now and waits until it is stored and verified in every configured
+store, then prints its name (PREFIX-NODE-UNIXSECONDS).
+
+Options:
+  --name PREFIX     name prefix (default on-demand)
+  -o, --output FMT  name (default): the snapshot's name; json: the finished job
+  --no-progress     show no progress
+  -h, --help        show this help
+
+Progress goes to stderr: a live bar (bytes, percent, rate, ETA) when stderr is a terminal,
+otherwise a plain line every 2 s, left out when stderr is the same file as stdout. stdout gets
+only the name or the JSON, so name=$(snapctl save) works. Ctrl-C stops waiting; the save goes
+on in k3s-snapd (see snapctl status).
+)";
+
+constexpr const char* kListHelp = R"(Usage: snapctl ls [-o table|wide|json|name]
+       (aliases: list, l)
+
+Lists the snapshots of every store, newest first. A store that cannot be listed is named on
+stderr and makes the command exit 1; the snapshots of the others are still shown.
+
+Options:
+  -o, --output FMT  table (default): human sizes and ages
+                    wide: exact bytes and RFC 3339 creation times
+                    json: the records as the API gives them (exact bytes, RFC 3339)
+                    name: names only, one a line
+  -h, --help        show this help
+
+Columns: NAME, NODE, STORAGE, LOCATION, SIZE, CREATED, STATUS.
+)";
+
+constexpr const char* kDeleteHelp = R"(Usage: snapctl delete [-o text|json] NAME...
+       (alias: rm)
+
+Deletes each named snapshot (file or object, and its record) from every store holding it.
+Exits 1 if any could not be deleted; the others still are.
+
+Options:
+  -o, --output FMT  text (default) or json: [{"name", "deletedFrom"} or {"name", "error"}]
+  -h, --help        show this help
+)";
+
+constexpr const char* kPruneHelp =
+    R"(Usage: snapctl prune [--name PREFIX] [--snapshot-retention N] [-o text|json]
+
+Keeps the newest N ready snapshots whose names start with PREFIX- in each store and deletes
+the older ones. N < 1 disables pruning, as in k3s.
+
+Options:
+  --name PREFIX             name prefix (default on-demand)
+  --snapshot-retention N    how many to keep (default: the daemon's etcd-snapshot-retention;
+                            --etcd-snapshot-retention is accepted too)
+  -o, --output FMT          text (default): what was pruned; json: every decision and why
+  -h, --help                show this help
+)";
+
+constexpr const char* kStatusHelp = R"(Usage: snapctl status [-o text|json]
+
+Shows etcd's reachability, each store's health, the schedule, the last successful and failed
+saves since the daemon started, and the running job.
+
+Options:
+  -o, --output FMT  text (default) or json (exact, as the API gives it)
+  -h, --help        show this help
+)";
+
+constexpr const char* kHelpHelp = R"(Usage: snapctl help [COMMAND]
+
+Shows snapctl's help, or the help of COMMAND (same as snapctl COMMAND --help).
+)";
+
+// A usage error of `command` (empty: of snapctl itself); main points at the right help.
 struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  UsageError(std::string command, const std::string& message)
+      : std::runtime_error(message), command(std::move(command)) {}
+  std::string command;
 };
 
 struct Args {
@@ -54,24 +148,61 @@ struct Args {
   bool Done() const { return pos >= items.size(); }
   const std::string& Peek() const { return items[pos]; }
   std::string Next() { return items[pos++]; }
-  // Reads the value of option `name` given as "--name=v" or "--name v"; nullopt if not it.
-  std::optional<std::string> Option(std::initializer_list<std::string_view> names) {
+  // Reads the value of option `name` given as "--name=v", "--name v" or, for a one-letter
+  // option, "-ov"; nullopt if the next argument is not that option.
+  std::optional<std::string> Option(std::initializer_list<std::string_view> names,
+                                    const std::string& command) {
     const std::string& a = items[pos];
     for (std::string_view name : names) {
       if (a == name) {
-        if (pos + 1 >= items.size()) throw UsageError(std::string(name) + " needs a value");
+        if (pos + 1 >= items.size())
+          throw UsageError(command, std::string(name) + " needs a value");
         pos += 2;
         return items[pos - 1];
       }
-      std::string prefix = std::string(name) + "=";
+      std::string prefix = std::string(name) + (name.size() == 2 ? "" : "=");
       if (a.starts_with(prefix)) {
         ++pos;
-        return a.substr(prefix.size());
+        std::string value = a.substr(prefix.size());
+        if (name.size() == 2 && value.starts_with("=")) value.erase(0, 1);  // "-o=json"
+        return value;
       }
     }
     return std::nullopt;
   }
 };
+
+// What every command is given: the client, its arguments after the command word, and the
+// output format chosen with -o (checked against the command's list).
+struct Invocation {
+  std::string command;
+  Args& args;
+  ControlClient& client;
+  std::string format;
+};
+
+// Handles -o/--output for `allowed` (first is the default); false when the next argument is
+// something else.
+bool OutputOption(Invocation& in, std::initializer_list<std::string_view> allowed) {
+  std::optional<std::string> value = in.args.Option({"-o", "--output"}, in.command);
+  if (!value) return false;
+  for (std::string_view a : allowed) {
+    if (*value == a) {
+      in.format = *value;
+      return true;
+    }
+  }
+  std::string list;
+  for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  throw UsageError(in.command, "-o " + *value + ": output format must be one of " + list);
+}
+
+[[noreturn]] void Unexpected(const Invocation& in) {
+  const std::string& a = in.args.Peek();
+  if (a.size() > 1 && a.starts_with("-"))
+    throw UsageError(in.command, "unknown option \"" + a + "\"");
+  throw UsageError(in.command, "unexpected argument \"" + a + "\"");
+}
 
 nlohmann::json ParseBody(const ApiResponse& response) {
   nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
@@ -92,8 +223,32 @@ nlohmann::json Expect2xx(const ApiResponse& response) {
   throw Error::Permanent(message);
 }
 
-std::string FormatBytes(uint64_t size) {
-  return std::to_string(size);
+void PrintJson(const nlohmann::json& j) {
+  std::cout << j.dump(2) << "\n";
+}
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string TextOr(const nlohmann::json& j, const char* key, const std::string& fallback) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                                : fallback;
+}
+
+uint64_t NumberOr(const nlohmann::json& j, const char* key, uint64_t fallback) {
+  return j.is_object() && j.contains(key) && j[key].is_number_unsigned() ? j[key].get<uint64_t>()
+                                                                         : fallback;
+}
+
+// "2026-11-22T01:02:03Z (5m ago)", or the text as is when it is not an RFC 3339 time.
+std::string TimeWithAge(const std::string& rfc3339, int64_t now) {
+  std::optional<int64_t> t = ParseRfc3339(rfc3339);
+  if (!t) return rfc3339;
+  if (*t > now + 60) return rfc3339 + " (in " + FormatShortDuration(*t - now) + ")";
+  return rfc3339 + " (" + FormatAge(*t, now) + ")";
 }
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
@@ -112,197 +267,288 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-std::string OutputFormat(Args& args, std::initializer_list<std::string_view> allowed,
-                         std::string format) {
-  if (auto value = args.Option({"-o", "--output"})) {
-    for (std::string_view a : allowed) {
-      if (*value == a) return *value;
+// --- save progress -------------------------------------------------------------------------
+
+std::atomic<bool> interrupted{false};
+
+void OnInterrupt(int) {
+  interrupted = true;
+}
+
+enum class ProgressMode { kBar, kLines, kNone };
+
+// A bar where a person watches stderr; plain lines for logs, unless stderr is stdout (2>&1)
+// where they would mix with the name a script reads.
+ProgressMode ChooseProgressMode(bool wanted) {
+  if (!wanted) return ProgressMode::kNone;
+  if (isatty(STDERR_FILENO)) return ProgressMode::kBar;
+  struct stat out {};
+  struct stat err {};
+  if (fstat(STDOUT_FILENO, &out) == 0 && fstat(STDERR_FILENO, &err) == 0 &&
+      out.st_dev == err.st_dev && out.st_ino == err.st_ino) {
+    return ProgressMode::kNone;
+  }
+  return ProgressMode::kLines;
+}
+
+size_t TerminalWidth() {
+  struct winsize size {};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 20) {
+    return size.ws_col - 1;  // the last column would make some terminals wrap
+  }
+  return 79;
+}
+
+// Shows a ProgressBar on stderr in the chosen mode while a job is polled.
+class ProgressDisplay {
+ public:
+  explicit ProgressDisplay(ProgressMode mode)
+      : mode_(mode), bar_("saving"), next_plain_(Clock::now() + kPlainLineInterval) {}
+
+  void Show(const std::string& label, uint64_t done, uint64_t total) {
+    if (mode_ == ProgressMode::kNone) return;
+    auto now = Clock::now();
+    bar_.set_label(label);
+    bar_.Update(done, total, now);
+    if (mode_ == ProgressMode::kBar) {
+      std::cerr << "\r" << bar_.Line(TerminalWidth()) << std::flush;
+      drawn_ = true;
+    } else if (now >= next_plain_) {
+      std::cerr << bar_.PlainLine() << std::endl;
+      next_plain_ = now + kPlainLineInterval;
     }
-    std::string list;
-    for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    throw UsageError("-o " + *value + ": output format must be one of " + list);
   }
-  return format;
-}
 
-bool WantsHelp(const Args& args) {
-  for (size_t i = args.pos; i < args.items.size(); ++i) {
-    if (args.items[i] == "-h" || args.items[i] == "--help") return true;
+  // Removes the bar so what follows starts on a clean line.
+  void Clear() {
+    if (!drawn_) return;
+    std::cerr << "\r" << std::string(TerminalWidth(), ' ') << "\r" << std::flush;
+    drawn_ = false;
   }
-  return false;
-}
 
-int Save(ControlClient& client, Args& args) {
+ private:
+  using Clock = std::chrono::steady_clock;
+  ProgressMode mode_;
+  ProgressBar bar_;
+  Clock::time_point next_plain_;
+  bool drawn_ = false;
+};
+
+// --- commands ------------------------------------------------------------------------------
+
+int Save(Invocation& in) {
   std::optional<std::string> prefix;
-  std::string format = "name";
-  while (!args.Done()) {
-    if (auto v = args.Option({"--name"})) {
+  bool progress = true;
+  in.format = "name";
+  while (!in.args.Done()) {
+    if (auto v = in.args.Option({"--name"}, in.command)) {
       prefix = *v;
-    } else if (args.Peek() == "-o" || args.Peek().starts_with("-o=") ||
-               args.Peek().starts_with("--output")) {
-      format = OutputFormat(args, {"name", "json"}, format);
-    } else {
-      throw UsageError("save: unexpected argument \"" + args.Peek() + "\"");
+    } else if (in.args.Peek() == "--no-progress") {
+      progress = false;
+      in.args.Next();
+    } else if (!OutputOption(in, {"name", "json"})) {
+      Unexpected(in);
     }
   }
   if (prefix) {
     try {
       ValidateNamePrefix(*prefix, "--name");
     } catch (const Error& e) {
-      throw UsageError(e.what());
+      throw UsageError(in.command, e.what());
     }
   }
   nlohmann::json request = nlohmann::json::object();
   if (prefix) request["name"] = *prefix;
-  nlohmann::json started = Expect2xx(client.Post("/v1/snapshots", request.dump()));
+  nlohmann::json started = Expect2xx(in.client.Post("/v1/snapshots", request.dump()));
   uint64_t id = started["job"]["id"].get<uint64_t>();
   nlohmann::json job = started["job"];
-  while (job["state"] == "running") {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    job = Expect2xx(client.Get("/v1/jobs/" + std::to_string(id)));
+
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+
+  ProgressDisplay display(ChooseProgressMode(progress));
+  while (job["state"] == "running" && !interrupted) {
+    std::string name = TextOr(job, "snapshot", "");
+    display.Show(name.empty() ? "saving" : "saving " + name, NumberOr(job, "bytes", 0),
+                 NumberOr(job, "total", 0));
+    std::this_thread::sleep_for(kPollInterval);
+    if (interrupted) break;
+    job = Expect2xx(in.client.Get("/v1/jobs/" + std::to_string(id)));
   }
-  if (format == "json") std::cout << job.dump(2) << "\n";
+  display.Clear();
+  if (job["state"] == "running") {
+    std::cerr << "snapctl: stopped waiting; the save goes on in k3s-snapd (job " << id
+              << ", see snapctl status)\n";
+    return kInterrupted;
+  }
+  if (in.format == "json") PrintJson(job);
   if (job["state"] != "succeeded") {
-    std::cerr << "snapctl: save failed: " << job.value("error", "unknown error") << "\n";
+    std::cerr << "snapctl: save failed: " << TextOr(job, "error", "unknown error") << "\n";
     return kFailed;
   }
-  if (format == "name") std::cout << job["snapshot"].get<std::string>() << "\n";
+  if (in.format == "name") std::cout << job["snapshot"].get<std::string>() << "\n";
   return kOk;
 }
 
-int List(ControlClient& client, Args& args) {
-  std::string format = "table";
-  while (!args.Done()) {
-    if (args.Peek() == "-o" || args.Peek().starts_with("-o=") ||
-        args.Peek().starts_with("--output")) {
-      format = OutputFormat(args, {"table", "json"}, format);
-    } else {
-      throw UsageError("ls: unexpected argument \"" + args.Peek() + "\"");
-    }
+int List(Invocation& in) {
+  in.format = "table";
+  while (!in.args.Done()) {
+    if (!OutputOption(in, {"table", "wide", "json", "name"})) Unexpected(in);
   }
-  nlohmann::json answer = Expect2xx(client.Get("/v1/snapshots"));
+  nlohmann::json answer = Expect2xx(in.client.Get("/v1/snapshots"));
   const nlohmann::json& list = answer["snapshots"];
   // A store that could not be listed fails the command, but what the others hold is shown.
   int result = kOk;
   for (const nlohmann::json& e : answer["errors"]) {
-    std::cerr << "snapctl: ls: " << e["storage"].get<std::string>()
-              << " could not be listed: " << e["error"].get<std::string>() << "\n";
+    std::cerr << "snapctl: ls: " << TextOr(e, "storage", "?")
+              << " could not be listed: " << TextOr(e, "error", "") << "\n";
     result = kFailed;
   }
-  if (format == "json") {
-    std::cout << list.dump(2) << "\n";
+  if (in.format == "json") {
+    PrintJson(list);
     return result;
   }
+  if (in.format == "name") {
+    for (const nlohmann::json& item : list) std::cout << TextOr(item, "name", "") << "\n";
+    return result;
+  }
+  bool wide = in.format == "wide";
+  int64_t now = NowUnix();
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "NODE", "STORAGE", "LOCATION", "SIZE", "CREATIONTIME", "STATUS"}};
+      {"NAME", "NODE", "STORAGE", "LOCATION", "SIZE", "CREATED", "STATUS"}};
   for (const nlohmann::json& item : list) {
     SnapshotRecord r = RecordFromApiJson(item);
-    rows.push_back({r.name, r.node, r.storage, r.location, FormatBytes(r.size),
-                    FormatRfc3339(r.created_at), r.status});
+    rows.push_back({r.name, r.node, r.storage, r.location,
+                    wide ? std::to_string(r.size) : FormatHumanBytes(r.size),
+                    wide ? FormatRfc3339(r.created_at) : FormatAge(r.created_at, now), r.status});
   }
   PrintTable(rows);
   return result;
 }
 
-int Delete(ControlClient& client, Args& args) {
+std::string PathEscape(const std::string& name) {
+  std::string target;
+  for (unsigned char c : name) {
+    bool plain = std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+    char buf[4];
+    std::snprintf(buf, sizeof buf, "%%%02X", c);
+    target += plain ? std::string(1, static_cast<char>(c)) : std::string(buf);
+  }
+  return target;
+}
+
+int Delete(Invocation& in) {
+  in.format = "text";
   std::vector<std::string> names;
-  while (!args.Done()) names.push_back(args.Next());
-  if (names.empty()) throw UsageError("delete: name at least one snapshot");
+  bool options_done = false;
+  while (!in.args.Done()) {
+    if (options_done || !in.args.Peek().starts_with("-") || in.args.Peek() == "-") {
+      names.push_back(in.args.Next());
+    } else if (in.args.Peek() == "--") {
+      options_done = true;
+      in.args.Next();
+    } else if (!OutputOption(in, {"text", "json"})) {
+      Unexpected(in);
+    }
+  }
+  if (names.empty()) throw UsageError(in.command, "name at least one snapshot");
   for (const std::string& name : names) {
     try {
       ValidateSnapshotName(name);
     } catch (const Error& e) {
-      throw UsageError(std::string("delete: ") + e.what());
+      throw UsageError(in.command, e.what());
     }
   }
   int result = kOk;
+  nlohmann::json results = nlohmann::json::array();
   for (const std::string& name : names) {
-    std::string target = "/v1/snapshots/";
-    for (unsigned char c : name) {
-      bool plain = std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      target += plain ? std::string(1, static_cast<char>(c)) : std::string(buf);
-    }
     try {
-      nlohmann::json body = Expect2xx(client.Delete(target));
-      std::string from;
-      for (const nlohmann::json& s : body["deletedFrom"]) {
-        from += (from.empty() ? "" : ", ") + s.get<std::string>();
+      nlohmann::json body = Expect2xx(in.client.Delete("/v1/snapshots/" + PathEscape(name)));
+      results.push_back({{"name", name}, {"deletedFrom", body["deletedFrom"]}});
+      if (in.format == "text") {
+        std::string from;
+        for (const nlohmann::json& s : body["deletedFrom"]) {
+          from += (from.empty() ? "" : ", ") + s.get<std::string>();
+        }
+        std::cout << "deleted " << name << " (" << from << ")\n";
       }
-      std::cout << "deleted " << name << " (" << from << ")\n";
     } catch (const Error& e) {
+      results.push_back({{"name", name}, {"error", e.what()}});
       std::cerr << "snapctl: delete " << name << ": " << e.what() << "\n";
       result = kFailed;
     }
   }
+  if (in.format == "json") PrintJson(results);
   return result;
 }
 
-int Prune(ControlClient& client, Args& args) {
+int Prune(Invocation& in) {
+  in.format = "text";
   nlohmann::json request = nlohmann::json::object();
-  while (!args.Done()) {
-    if (auto v = args.Option({"--name"})) {
+  while (!in.args.Done()) {
+    if (auto v = in.args.Option({"--name"}, in.command)) {
       try {
         ValidateNamePrefix(*v, "--name");
       } catch (const Error& e) {
-        throw UsageError(e.what());
+        throw UsageError(in.command, e.what());
       }
       request["name"] = *v;
-    } else if (auto r = args.Option({"--snapshot-retention", "--etcd-snapshot-retention"})) {
+    } else if (auto r = in.args.Option({"--snapshot-retention", "--etcd-snapshot-retention"},
+                                       in.command)) {
       try {
         size_t used = 0;
         int n = std::stoi(*r, &used);
         if (used != r->size()) throw std::invalid_argument("trailing");
         request["retention"] = n;
       } catch (const std::exception&) {
-        throw UsageError("--snapshot-retention " + *r + ": not an integer");
+        throw UsageError(in.command, "--snapshot-retention " + *r + ": not an integer");
       }
-    } else {
-      throw UsageError("prune: unexpected argument \"" + args.Peek() + "\"");
+    } else if (!OutputOption(in, {"text", "json"})) {
+      Unexpected(in);
     }
   }
-  nlohmann::json body = Expect2xx(client.Post("/v1/prune", request.dump()));
+  nlohmann::json body = Expect2xx(in.client.Post("/v1/prune", request.dump()));
   int result = kOk;
   for (const nlohmann::json& store : body["stores"]) {
     for (const nlohmann::json& name : store["removed"]) {
-      std::cout << "pruned " << name.get<std::string>() << " ("
-                << store["storage"].get<std::string>() << ")\n";
+      if (in.format == "text") {
+        std::cout << "pruned " << name.get<std::string>() << " (" << TextOr(store, "storage", "?")
+                  << ")\n";
+      }
     }
     for (const nlohmann::json& error : store["errors"]) {
       std::cerr << "snapctl: prune: " << error.get<std::string>() << "\n";
       result = kFailed;
     }
   }
+  if (in.format == "json") PrintJson(body);
   return result;
 }
 
-std::string TextOr(const nlohmann::json& j, const char* key, const std::string& fallback) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
-}
-
-int Status(ControlClient& client, Args& args) {
-  std::string format = "text";
-  while (!args.Done()) {
-    if (args.Peek() == "-o" || args.Peek().starts_with("-o=") ||
-        args.Peek().starts_with("--output")) {
-      format = OutputFormat(args, {"text", "json"}, format);
-    } else {
-      throw UsageError("status: unexpected argument \"" + args.Peek() + "\"");
-    }
+int Status(Invocation& in) {
+  in.format = "text";
+  while (!in.args.Done()) {
+    if (!OutputOption(in, {"text", "json"})) Unexpected(in);
   }
-  nlohmann::json s = Expect2xx(client.Get("/v1/status"));
-  if (format == "json") {
-    std::cout << s.dump(2) << "\n";
+  nlohmann::json s = Expect2xx(in.client.Get("/v1/status"));
+  if (in.format == "json") {
+    PrintJson(s);
     return kOk;
   }
+  int64_t now = NowUnix();
   const nlohmann::json& etcd = s["etcd"];
+  std::string etcd_state = "UNREACHABLE: " + TextOr(etcd, "error", "");
+  if (etcd.value("reachable", false)) {
+    etcd_state = "reachable (version " + TextOr(etcd, "version", "?");
+    if (NumberOr(etcd, "dbSize", 0) > 0) {
+      etcd_state += ", database " + FormatHumanBytes(NumberOr(etcd, "dbSize", 0));
+    }
+    etcd_state += ")";
+  }
   std::cout << "node:          " << TextOr(s, "node", "") << "\n";
-  std::cout << "etcd:          " << TextOr(etcd, "endpoint", "") << " "
-            << (etcd.value("reachable", false)
-                    ? "reachable (version " + TextOr(etcd, "version", "?") + ")"
-                    : "UNREACHABLE: " + TextOr(etcd, "error", ""))
-            << "\n";
+  std::cout << "etcd:          " << TextOr(etcd, "endpoint", "") << " " << etcd_state << "\n";
   for (const nlohmann::json& store : s.value("storage", nlohmann::json::array())) {
     std::string state = store.value("ok", false)       ? "ok"
                         : store.value("checked", true) ? "ERROR: " + TextOr(store, "error", "")
@@ -312,31 +558,73 @@ int Status(ControlClient& client, Args& args) {
   }
   const nlohmann::json& schedule = s["schedule"];
   if (schedule.value("enabled", false)) {
+    std::string next = TextOr(schedule, "nextRun", "");
     std::cout << "schedule:      \"" << TextOr(schedule, "cron", "") << "\", next run "
-              << TextOr(schedule, "nextRun", "none") << "\n";
+              << (next.empty() ? "none" : TimeWithAge(next, now)) << "\n";
   } else {
     std::cout << "schedule:      disabled\n";
   }
   if (s["lastSuccess"].is_object()) {
-    std::cout << "last success:  " << TextOr(s["lastSuccess"], "time", "") << " "
+    std::cout << "last success:  " << TimeWithAge(TextOr(s["lastSuccess"], "time", ""), now) << " "
               << TextOr(s["lastSuccess"], "snapshot", "") << "\n";
   } else {
     std::cout << "last success:  none since start\n";
   }
   if (s["lastFailure"].is_object()) {
-    std::cout << "last failure:  " << TextOr(s["lastFailure"], "time", "") << " "
+    std::cout << "last failure:  " << TimeWithAge(TextOr(s["lastFailure"], "time", ""), now) << " "
               << TextOr(s["lastFailure"], "error", "") << "\n";
   } else {
     std::cout << "last failure:  none since start\n";
   }
   if (s["job"].is_object()) {
-    std::cout << "running job:   " << TextOr(s["job"], "kind", "") << " "
-              << TextOr(s["job"], "snapshot", "") << " (" << s["job"].value("bytes", 0)
-              << " bytes so far)\n";
+    const nlohmann::json& job = s["job"];
+    std::string label = TextOr(job, "kind", "job");
+    if (!TextOr(job, "snapshot", "").empty()) label += " " + TextOr(job, "snapshot", "");
+    ProgressBar progress(label);
+    progress.Update(NumberOr(job, "bytes", 0), NumberOr(job, "total", 0),
+                    std::chrono::steady_clock::now());
+    std::string started = TextOr(job, "startedAt", "");
+    std::cout << "running job:   " << progress.PlainLine()
+              << (started.empty() ? "" : ", started " + TimeWithAge(started, now)) << "\n";
   } else {
     std::cout << "running job:   none\n";
   }
   return kOk;
+}
+
+struct Command {
+  std::vector<std::string_view> names;  // the name, then aliases
+  const char* help;
+  int (*run)(Invocation&);
+};
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+      {{"save"}, kSaveHelp, Save},
+      {{"ls", "list", "l"}, kListHelp, List},
+      {{"delete", "rm"}, kDeleteHelp, Delete},
+      {{"prune"}, kPruneHelp, Prune},
+      {{"status"}, kStatusHelp, Status},
+      {{"help"}, kHelpHelp, nullptr},
+  };
+  return commands;
+}
+
+const Command* FindCommand(std::string_view word) {
+  for (const Command& c : Commands()) {
+    for (std::string_view name : c.names) {
+      if (name == word) return &c;
+    }
+  }
+  return nullptr;
+}
+
+bool WantsHelp(const Args& args) {
+  for (size_t i = args.pos; i < args.items.size(); ++i) {
+    if (args.items[i] == "--") return false;
+    if (args.items[i] == "-h" || args.items[i] == "--help") return true;
+  }
+  return false;
 }
 
 int Run(std::vector<std::string> argv) {
@@ -348,26 +636,50 @@ int Run(std::vector<std::string> argv) {
       std::cout << kHelp;
       return kOk;
     }
-    if (auto v = args.Option({"--socket"})) {
+    if (args.Peek() == "--version") {
+      std::cout << "snapctl " << K3S_SNAPD_VERSION << "\n";
+      return kOk;
+    }
+    if (auto v = args.Option({"--socket"}, "")) {
       socket = *v;
       continue;
     }
-    throw UsageError("unknown option \"" + args.Peek() + "\"");
+    throw UsageError("", "unknown option \"" + args.Peek() + "\"");
   }
-  if (args.Done()) throw UsageError("no command given");
-  std::string command = args.Next();
-  if (command == "help" || WantsHelp(args)) {
-    std::cout << kHelp;
+  if (args.Done()) throw UsageError("", "no command given");
+  std::string word = args.Next();
+  const Command* command = FindCommand(word);
+  if (!command) throw UsageError("", "unknown command \"" + word + "\"");
+  if (WantsHelp(args)) {
+    std::cout << command->help;
     return kOk;
   }
-  // A save waits as long as the snapshot takes; each request on its own is quick.
+  if (!command->run) {  // help [COMMAND]
+    if (args.Done()) {
+      std::cout << kHelp;
+      return kOk;
+    }
+    std::string topic = args.Next();
+    const Command* about = FindCommand(topic);
+    if (!about) throw UsageError("help", "unknown command \"" + topic + "\"");
+    if (!args.Done()) throw UsageError("help", "unexpected argument \"" + args.Peek() + "\"");
+    std::cout << about->help;
+    return kOk;
+  }
+  // --socket may also follow the command, as kubectl takes its global flags anywhere.
+  for (size_t i = args.pos; i < args.items.size() && args.items[i] != "--";) {
+    Args rest{args.items, i};
+    if (auto v = rest.Option({"--socket"}, std::string(command->names.front()))) {
+      socket = *v;
+      args.items.erase(args.items.begin() + i, args.items.begin() + rest.pos);
+    } else {
+      ++i;
+    }
+  }
+  // A save waits as long as the snapshot takes, polling; each request on its own is quick.
   ControlClient client(socket, std::chrono::seconds(60));
-  if (command == "save") return Save(client, args);
-  if (command == "ls" || command == "list" || command == "l") return List(client, args);
-  if (command == "delete" || command == "rm") return Delete(client, args);
-  if (command == "prune") return Prune(client, args);
-  if (command == "status") return Status(client, args);
-  throw UsageError("unknown command \"" + command + "\"");
+  Invocation in{std::string(command->names.front()), args, client, ""};
+  return command->run(in);
 }
 
 }  // namespace
@@ -377,7 +689,9 @@ int main(int argc, char** argv) {
   try {
     return snapd::Run(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const snapd::UsageError& e) {
-    std::cerr << "snapctl: " << e.what() << "\nRun 'snapctl --help' for usage.\n";
+    std::string help = e.command.empty() ? "snapctl --help" : "snapctl " + e.command + " --help";
+    std::cerr << "snapctl" << (e.command.empty() ? "" : " " + e.command) << ": " << e.what()
+              << "\nRun '" << help << "' for usage.\n";
     return snapd::kUsage;
   } catch (const std::exception& e) {
     std::cerr << "snapctl: " << e.what() << "\n";

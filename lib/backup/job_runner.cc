@@ -24,6 +24,10 @@ void JobContext::AddBytes(uint64_t n) {
   runner_.Update(id_, [&](JobState& s) { s.bytes += n; });
 }
 
+void JobContext::SetTotal(uint64_t n) {
+  runner_.Update(id_, [&](JobState& s) { s.total = n; });
+}
+
 void JobContext::AddRecord(const SnapshotRecord& record) {
   runner_.Update(id_, [&](JobState& s) { s.records.push_back(record); });
 }

@@ -28,6 +28,7 @@ struct JobState {
   int64_t started_at = 0;
   int64_t finished_at = 0;
   uint64_t bytes = 0;                   // bytes streamed so far
+  uint64_t total = 0;                   // bytes the stream will have in all; 0 while unknown
   std::vector<SnapshotRecord> records;  // what a save stored, one per store
 };
 
@@ -37,6 +38,7 @@ class JobContext {
   const std::atomic<bool>* cancel() const { return cancel_; }
   void SetSnapshot(const std::string& name);
   void AddBytes(uint64_t n);
+  void SetTotal(uint64_t n);
   void AddRecord(const SnapshotRecord& record);
 
  private:

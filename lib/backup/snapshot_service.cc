@@ -83,27 +83,78 @@ std::string SnapshotService::UniqueName(const std::string& prefix) {
 }
 
 void SnapshotService::Save(const std::string& prefix, JobContext& job) {
-  SaveTo(prefix, job);
+  SaveTo(prefix, job, false);
 }
 
-std::vector<SnapshotStore*> SnapshotService::SaveTo(const std::string& prefix, JobContext& job) {
+std::vector<SnapshotStore*> SnapshotService::SaveTo(const std::string& prefix, JobContext& job,
+                                                    bool retention_follows) {
   ValidateNamePrefix(prefix, "snapshot name prefix");
+  const auto started = std::chrono::steady_clock::now();
+  SaveOutcome outcome;
+  try {
+    SaveStreaming(prefix, job, outcome);
+  } catch (...) {
+    RecordSave(outcome, false, std::chrono::steady_clock::now() - started, retention_follows);
+    throw;
+  }
+  RecordSave(outcome, true, std::chrono::steady_clock::now() - started, retention_follows);
+  return outcome.stored;
+}
+
+void SnapshotService::RecordSave(const SaveOutcome& outcome, bool succeeded,
+                                 std::chrono::duration<double> took, bool retention_follows) {
+  SnapshotMetrics* metrics = options_.metrics;
+  if (metrics == nullptr) return;
+  for (SnapshotStore* store : stores_) {
+    bool stored =
+        std::find(outcome.stored.begin(), outcome.stored.end(), store) != outcome.stored.end();
+    metrics->StoreSaveResult(std::string(store->Kind()), stored);
+  }
+  if (succeeded) {
+    metrics->SaveSucceeded(clock_.Now(), took, outcome.size);
+  } else {
+    metrics->SaveFailed(clock_.Now());
+  }
+  for (SnapshotStore* store : outcome.stored) {
+    // Retention lists the store right after a successful scheduled save and counts it then.
+    if (succeeded && retention_follows && options_.scheduled_retention.contains(store->Kind())) {
+      continue;
+    }
+    RefreshStoredCount(*store);
+  }
+}
+
+void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
+                                    SaveOutcome& outcome) {
   RemoveIncomplete();
-  const std::string name = UniqueName(prefix);
+  // A name already taken (a snapshot made in the same second before a restart or reload)
+  // moves the save to the next second rather than failing it.
+  std::string name;
+  std::vector<SaveTarget> targets;
+  for (int attempt = 0;; ++attempt) {
+    name = UniqueName(prefix);
+    targets.clear();
+    bool taken = false;
+    for (SnapshotStore* store : stores_) {
+      SaveTarget target{store, nullptr, ""};
+      try {
+        target.writer = store->Create(name);
+      } catch (const Error& e) {
+        target.error = e.what();
+        taken = taken || e.kind() == ErrorKind::kConflict;
+      } catch (const std::exception& e) {
+        target.error = e.what();
+      }
+      targets.push_back(std::move(target));
+    }
+    if (!taken || attempt == 2) break;
+    for (SaveTarget& t : targets) {
+      if (t.writer) t.writer->Abort();
+    }
+  }
   job.SetSnapshot(name);
   const int64_t created_at = last_name_time_;
   spdlog::info("saving snapshot {}", name);
-
-  std::vector<SaveTarget> targets;
-  for (SnapshotStore* store : stores_) {
-    SaveTarget target{store, nullptr, ""};
-    try {
-      target.writer = store->Create(name);
-    } catch (const std::exception& e) {
-      target.error = e.what();
-    }
-    targets.push_back(std::move(target));
-  }
   if (std::all_of(targets.begin(), targets.end(), [](auto& t) { return !t.error.empty(); })) {
     throw Error::Permanent("snapshot " + name + ": no store can take it: " + JoinErrors(targets));
   }
@@ -117,7 +168,7 @@ std::vector<SnapshotStore*> SnapshotService::SaveTo(const std::string& prefix, J
   TeeSink tee(integrity, targets, job);
   SnapshotDigest digest;
   try {
-    etcd_.Snapshot(tee, job.cancel());
+    etcd_.Snapshot(tee, job.cancel(), [&job](uint64_t size) { job.SetTotal(size); });
     digest = integrity.Finish();
   } catch (const Error& e) {
     abort_all();
@@ -136,7 +187,8 @@ std::vector<SnapshotStore*> SnapshotService::SaveTo(const std::string& prefix, J
   record.token_hash = options_.token_hash ? options_.token_hash() : "";
   record.compressed = false;
 
-  std::vector<SnapshotStore*> stored;
+  outcome.size = digest.size;
+  std::vector<SnapshotStore*>& stored = outcome.stored;
   for (SaveTarget& t : targets) {
     if (!t.error.empty()) continue;
     try {
@@ -158,11 +210,10 @@ std::vector<SnapshotStore*> SnapshotService::SaveTo(const std::string& prefix, J
     throw Error::Transient("snapshot " + name + " kept in " + kept + " but not stored in " +
                            errors);
   }
-  return stored;
 }
 
 void SnapshotService::ScheduledSave(JobContext& job) {
-  std::vector<SnapshotStore*> stored = SaveTo(options_.scheduled_prefix, job);
+  std::vector<SnapshotStore*> stored = SaveTo(options_.scheduled_prefix, job, true);
   for (SnapshotStore* store : stored) {
     auto it = options_.scheduled_retention.find(store->Kind());
     if (it == options_.scheduled_retention.end()) continue;
@@ -202,6 +253,7 @@ std::vector<std::string> SnapshotService::Delete(const std::string& name) {
       store->Remove(name);
       removed.emplace_back(store->Kind());
       spdlog::info("deleted snapshot {} from {}", name, store->Kind());
+      RefreshStoredCount(*store);
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::kNotFound) continue;
       errors += (errors.empty() ? "" : "; ") + std::string(store->Kind()) + ": " + e.what();
@@ -241,6 +293,13 @@ PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string&
       report.errors.push_back(d.name + ": " + e.what());
     }
   }
+  if (options_.metrics != nullptr) {
+    // Retention only ever removes ready snapshots.
+    size_t ready = std::count_if(candidates.begin(), candidates.end(),
+                                 [](const RetentionCandidate& c) { return c.ready; });
+    options_.metrics->SetStoredSnapshots(
+        report.storage, ready >= report.removed.size() ? ready - report.removed.size() : 0);
+  }
   return report;
 }
 
@@ -264,6 +323,51 @@ int SnapshotService::RemoveIncomplete() {
     }
   }
   return removed;
+}
+
+void SnapshotService::RefreshStoredCounts() {
+  if (options_.metrics == nullptr) return;
+  std::vector<std::string> kinds;
+  for (SnapshotStore* store : stores_) kinds.emplace_back(store->Kind());
+  options_.metrics->UseStorages(kinds);
+  // name -> (stores holding it ready, created_at), for this node's snapshots.
+  std::map<std::string, std::pair<size_t, int64_t>> ready;
+  bool all_listed = true;
+  for (SnapshotStore* store : stores_) {
+    auto records = RefreshStoredCount(*store);
+    if (!records) {
+      all_listed = false;
+      continue;
+    }
+    for (const SnapshotRecord& r : *records) {
+      if (r.status != "ready" || r.node != options_.node_name) continue;
+      auto& [stores, created_at] = ready[r.name];
+      ++stores;
+      created_at = r.created_at;
+    }
+  }
+  if (!all_listed) return;
+  std::optional<int64_t> newest;
+  for (const auto& [name, found] : ready) {
+    if (found.first == stores_.size())
+      newest = std::max(newest.value_or(found.second), found.second);
+  }
+  if (newest) options_.metrics->NoteEarlierSuccess(SystemTime(std::chrono::seconds(*newest)));
+}
+
+std::optional<std::vector<SnapshotRecord>> SnapshotService::RefreshStoredCount(
+    SnapshotStore& store) {
+  if (options_.metrics == nullptr) return std::nullopt;
+  try {
+    std::vector<SnapshotRecord> records = store.List();
+    size_t ready = std::count_if(records.begin(), records.end(),
+                                 [](const SnapshotRecord& r) { return r.status == "ready"; });
+    options_.metrics->SetStoredSnapshots(std::string(store.Kind()), ready);
+    return records;
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot count the snapshots in {} for metrics: {}", store.Kind(), e.what());
+    return std::nullopt;
+  }
 }
 
 }  // namespace snapd

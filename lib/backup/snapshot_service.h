@@ -4,14 +4,17 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backup/job_runner.h"
 #include "core/clock.h"
 #include "etcd/etcd_client.h"
+#include "metrics/snapshot_metrics.h"
 #include "retention/retention_policy.h"
 #include "store/snapshot_store.h"
 
@@ -25,6 +28,9 @@ struct SnapshotServiceOptions {
   std::map<std::string, int, std::less<>> scheduled_retention;
   // The current k3s token hash; called at each save (the token can change). "" when unknown.
   std::function<std::string()> token_hash;
+  // Where saves, deletes and prunes are recorded; null records nothing. Must outlive the
+  // service.
+  SnapshotMetrics* metrics = nullptr;
 };
 
 // What a store could not do, for `ls` and status: the other stores' answers still count.
@@ -69,11 +75,28 @@ class SnapshotService {
   PruneReport PruneStore(SnapshotStore& store, const std::string& prefix, int retention);
   // Removes leftovers of interrupted saves in every store; returns how many.
   int RemoveIncomplete();
+  // Lists every store to set its ready-snapshot count in the metrics (nothing without
+  // metrics); a store that cannot be listed keeps its last count. Also raises the last
+  // success time to the newest snapshot of this node ready in every store. For the start:
+  // saves, deletes and prunes keep the counts current themselves.
+  void RefreshStoredCounts();
 
  private:
   std::string UniqueName(const std::string& prefix);
-  // Returns the stores that took the snapshot.
-  std::vector<SnapshotStore*> SaveTo(const std::string& prefix, JobContext& job);
+  struct SaveOutcome {
+    std::vector<SnapshotStore*> stored;  // the stores that took the snapshot
+    uint64_t size = 0;
+  };
+  // Saves and records the save in the metrics; returns the stores that took the snapshot.
+  // `retention_follows`: the caller prunes the scheduled prefix next, which counts the store.
+  std::vector<SnapshotStore*> SaveTo(const std::string& prefix, JobContext& job,
+                                     bool retention_follows);
+  // The save itself; fills `outcome` as it goes, so a failure still says what was stored.
+  void SaveStreaming(const std::string& prefix, JobContext& job, SaveOutcome& outcome);
+  void RecordSave(const SaveOutcome& outcome, bool succeeded, std::chrono::duration<double> took,
+                  bool retention_follows);
+  // Lists `store` and sets its count; nullopt (and a warning) when it cannot be listed.
+  std::optional<std::vector<SnapshotRecord>> RefreshStoredCount(SnapshotStore& store);
 
   SnapshotServiceOptions options_;
   EtcdClient& etcd_;

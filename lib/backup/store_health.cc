@@ -5,9 +5,12 @@
 
 namespace snapd {
 
-StoreHealth::StoreHealth(std::function<void()> check, std::chrono::seconds ok_interval,
-                         std::chrono::seconds failed_interval)
-    : check_(std::move(check)), ok_interval_(ok_interval), failed_interval_(failed_interval) {}
+StoreHealth::StoreHealth(std::string name, std::function<void()> check,
+                         std::chrono::seconds ok_interval, std::chrono::seconds failed_interval)
+    : name_(std::move(name)),
+      check_(std::move(check)),
+      ok_interval_(ok_interval),
+      failed_interval_(failed_interval) {}
 
 StoreHealth::~StoreHealth() {
   Stop();
@@ -28,9 +31,9 @@ void StoreHealth::CheckOnce() {
   std::lock_guard lock(mutex_);
   if (result.ok != state_.ok || !state_.checked || result.error != state_.error) {
     if (result.ok) {
-      spdlog::info("store check passed");
+      spdlog::info("{} check passed", name_);
     } else {
-      spdlog::error("store check failed: {}", result.error);
+      spdlog::error("{} check failed: {}", name_, result.error);
     }
   }
   state_ = result;

@@ -1,5 +1,6 @@
-// Keeps a store's last health check (bucket exists, credentials work) fresh on a thread of its
-// own, so `snapctl status` reports it at once and a slow or dead endpoint never stalls it.
+// Keeps a peer's last health check (etcd answers; the bucket exists and the credentials work)
+// fresh on a thread of its own, so `snapctl status` reports it at once and a slow or dead endpoint
+// never stalls it.
 #pragma once
 
 #include <chrono>
@@ -21,8 +22,8 @@ struct StoreHealthState {
 class StoreHealth {
  public:
   // `check` throws to report a problem. Checks every `ok_interval` while healthy and every
-  // `failed_interval` while not.
-  StoreHealth(std::function<void()> check, std::chrono::seconds ok_interval,
+  // `failed_interval` while not. `name` ("etcd", "S3") names it in the log.
+  StoreHealth(std::string name, std::function<void()> check, std::chrono::seconds ok_interval,
               std::chrono::seconds failed_interval);
   ~StoreHealth();
 
@@ -35,6 +36,7 @@ class StoreHealth {
  private:
   void CheckOnce();
 
+  std::string name_;
   std::function<void()> check_;
   std::chrono::seconds ok_interval_;
   std::chrono::seconds failed_interval_;

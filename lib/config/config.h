@@ -15,7 +15,9 @@ struct S3Config {
   std::string endpoint_ca;                    // etcd-s3-endpoint-ca
   bool skip_ssl_verify = false;               // etcd-s3-skip-ssl-verify
   std::string access_key;                     // etcd-s3-access-key (env AWS_ACCESS_KEY_ID)
+  std::string access_key_file;                // etcd-s3-access-key-file: read into access_key
   std::string secret_key;                   // etcd-s3-secret-key (env AWS_SECRET_ACCESS_KEY) SECRET
+  std::string secret_key_file;              // etcd-s3-secret-key-file: read into secret_key
   std::string session_token;                // etcd-s3-session-token (env AWS_SESSION_TOKEN) SECRET
   std::string bucket;                       // etcd-s3-bucket
   std::string bucket_lookup_type = "auto";  // etcd-s3-bucket-lookup-type: auto|dns|path
@@ -43,9 +45,12 @@ struct Config {
   std::string token;        // token (k3s key) SECRET
   std::string token_file;   // token-file, default ${data-dir}/server/token
   std::string control_socket = "/run/k3s-snapd/snapd.sock";  // control-socket
-  std::string log_level = "info";  // log-level: trace|debug|info|warn|error
+  std::string control_socket_group;  // control-socket-group: name or number, "" = daemon's group
+  std::string metrics_address;       // metrics-address: "host:port" of /metrics, "" = off
+  std::string log_level = "info";    // log-level: trace|debug|info|warn|error
   S3Config s3;
-  // Where each key's value came from: "<file path>", "--<flag>", "env AWS_...", or "default".
+  // Where each key's value came from: "<file path>", "--<flag>", "env AWS_...",
+  // "credential <name>" (systemd), "file <path>" (a *-file key), or "default".
   std::map<std::string, std::string> sources;
   std::string SourceOf(std::string_view key) const;  // "default" when unset
 };

@@ -1,6 +1,8 @@
 // Gathering BuildConfig's inputs from the system: the config dir, the command line, the
-// environment variables named in the key table and the host name.
+// environment variables named in the key table, systemd credentials, secret files and the host
+// name.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,29 +19,47 @@
 namespace snapd {
 namespace {
 
+constexpr std::size_t kMaxConfigFileSize = 16 << 20;  // far beyond any real drop-in
+constexpr std::size_t kMaxSecretFileSize = 64 << 10;
+
 bool IsConfigFileName(const std::string& name) {
   if (name.starts_with('.')) return false;  // editor and package-manager leftovers
   return name.ends_with(".yaml") || name.ends_with(".yml");
 }
 
-std::string ReadWholeFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) ThrowSystemError("config file " + path, errno);
-  std::string text;
-  char buffer[8192];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int saved = errno;
-      ::close(fd);
-      ThrowSystemError("config file " + path, saved);
+// Reads `path` with the mode and owner of what was opened. `what` starts error messages
+// ("config file PATH: ..."). O_NONBLOCK so that a FIFO fails the regular-file check instead
+// of blocking the start.
+ConfigFile ReadFileWithAccess(const std::string& path, const std::string& what,
+                              std::size_t max_size) {
+  const std::string name = what + " " + path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) ThrowSystemError(name, errno);
+  ConfigFile file{path, "", 0, 0};
+  try {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) ThrowSystemError(name, errno);
+    if (!S_ISREG(st.st_mode)) throw Error::InvalidInput(name + ": not a regular file");
+    file.mode = st.st_mode & 07777;
+    file.owner_uid = st.st_uid;
+    char buffer[8192];
+    while (true) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) ThrowSystemError(name, errno);
+      if (n == 0) break;
+      file.text.append(buffer, static_cast<std::size_t>(n));
+      if (file.text.size() > max_size) {
+        throw Error::InvalidInput(name + ": larger than " + std::to_string(max_size / 1024) +
+                                  " KiB");
+      }
     }
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   ::close(fd);
-  return text;
+  return file;
 }
 
 std::string HostName() {
@@ -75,10 +95,28 @@ std::vector<ConfigFile> ReadConfigDir(const std::string& dir, bool missing_is_em
   std::vector<ConfigFile> files;
   for (const std::string& name : names) {
     std::string path = (fs::path(dir) / name).string();
-    std::string text = ReadWholeFile(path);
-    files.push_back({std::move(path), std::move(text)});
+    files.push_back(ReadFileWithAccess(path, "config file", kMaxConfigFileSize));
   }
   return files;
+}
+
+ConfigFile ReadSecretFile(const std::string& path) {
+  return ReadFileWithAccess(path, "secret file", kMaxSecretFileSize);
+}
+
+std::map<std::string, std::string> ReadCredentials(const std::string& dir) {
+  std::map<std::string, std::string> credentials;
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (!key.secret) continue;
+    const std::string path = (std::filesystem::path(dir) / key.name).string();
+    try {
+      credentials[std::string(key.name)] =
+          ReadFileWithAccess(path, "credential", kMaxSecretFileSize).text;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;
+    }
+  }
+  return credentials;
 }
 
 CommandLine SplitCommandLine(const std::vector<std::string>& args) {
@@ -116,6 +154,11 @@ Config LoadConfig(const std::vector<std::string>& args) {
       inputs.env[std::string(key.env_var)] = value;
     }
   }
+  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0') {
+    inputs.credentials = ReadCredentials(dir);
+  }
+  inputs.read_file = ReadSecretFile;
+  inputs.daemon_uid = ::geteuid();
   inputs.hostname = HostName();
   return BuildConfig(inputs);
 }

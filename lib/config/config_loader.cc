@@ -1,6 +1,8 @@
-// The pure merge of config files, flags and environment into a Config (BuildConfig).
+// The merge of config files, flags, environment and credentials into a Config (BuildConfig):
+// pure except for secret files, read through ConfigInputs::read_file.
 #include "config/config_loader.h"
 
+#include <cstdio>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
@@ -38,6 +40,69 @@ std::string_view NodeKindText(const YAML::Node& node) {
     default:
       return "something else";
   }
+}
+
+// The keys whose value a file can hold instead, and the key naming that file. Setting both
+// is an error: which one is meant cannot be guessed.
+struct SecretFileKey {
+  std::string_view key;
+  std::string_view file_key;
+};
+constexpr SecretFileKey kSecretFileKeys[] = {
+    {"etcd-s3-access-key", "etcd-s3-access-key-file"},
+    {"etcd-s3-secret-key", "etcd-s3-secret-key-file"},
+};
+
+std::string& StringField(Config& config, std::string_view name) {
+  return std::get<ConfigField<std::string>>(FindConfigKey(name)->field).In(config);
+}
+const std::string& StringField(const Config& config, std::string_view name) {
+  return std::get<ConfigField<std::string>>(FindConfigKey(name)->field).In(config);
+}
+
+// Whether a file or flag already supplies `name`, directly or through the key naming its file,
+// so that the environment and credentials (the weaker fallbacks) leave it alone.
+bool SuppliedByFileOrFlag(const Config& config, std::string_view name) {
+  if (config.sources.contains(std::string(name))) return true;
+  for (const SecretFileKey& pair : kSecretFileKeys) {
+    if (pair.key == name && !StringField(config, pair.file_key).empty()) return true;
+  }
+  // An explicit token-file says where the token is; a token credential must not override it.
+  return name == "token" && !config.token_file.empty();
+}
+
+std::string ModeText(unsigned mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777);
+  return text;
+}
+
+// Why `file` must not hold a secret, or "": it must be private to root or the daemon.
+std::string AccessProblem(const ConfigFile& file, unsigned daemon_uid) {
+  if ((file.mode & 077) != 0) {
+    return "has mode " + ModeText(file.mode) + " (open to group or others); run chmod 600 " +
+           file.path;
+  }
+  if (file.owner_uid != 0 && file.owner_uid != daemon_uid) {
+    const std::string owner = "is owned by uid " + std::to_string(file.owner_uid);
+    if (daemon_uid == 0) return owner + ", not root; run chown root " + file.path;
+    const std::string daemon = std::to_string(daemon_uid);
+    return owner + ", not by uid " + daemon + " (the daemon) or root; run chown " + daemon + " " +
+           file.path;
+  }
+  return "";
+}
+
+// A secret as read from a file: trailing white space (the newline editors and `echo` add) is
+// cut; anything left that spans lines or is empty is refused. `where` names the source.
+std::string SecretFromFileText(const std::string& text, const std::string& where) {
+  const std::size_t end = text.find_last_not_of(" \t\r\n\v\f");
+  const std::string secret = end == std::string::npos ? "" : text.substr(0, end + 1);
+  if (secret.empty()) throw Error::InvalidInput(where + " is empty");
+  if (secret.find_first_of("\r\n") != std::string::npos) {
+    throw Error::InvalidInput(where + " holds more than one line; expected only the secret");
+  }
+  return secret;
 }
 
 // Parses `text` into the key's field. `where` names the file and key, or the flag.
@@ -101,7 +166,7 @@ std::vector<YAML::Node> ParseYamlDocuments(const ConfigFile& file) {
   }
 }
 
-void ApplyFile(Config& config, const ConfigFile& file) {
+void ApplyFile(Config& config, const ConfigFile& file, unsigned daemon_uid) {
   const std::vector<YAML::Node> documents = ParseYamlDocuments(file);
   if (documents.size() > 1) {
     throw Error::InvalidInput(file.path + ": holds " + std::to_string(documents.size()) +
@@ -114,6 +179,7 @@ void ApplyFile(Config& config, const ConfigFile& file) {
                               std::string(NodeKindText(root)));
   }
   std::set<std::string> seen;
+  std::string secret_key;  // the first secret this file holds, for the access check
   for (const auto& entry : root) {
     if (!entry.first.IsScalar()) {
       throw Error::InvalidInput(file.path + ": expected a key name, got " +
@@ -136,6 +202,11 @@ void ApplyFile(Config& config, const ConfigFile& file) {
     }
     SetFromText(config, key, value.Scalar(), where);
     config.sources[name] = file.path;
+    if (key.secret && secret_key.empty() && !value.Scalar().empty()) secret_key = name;
+  }
+  if (secret_key.empty()) return;
+  if (std::string problem = AccessProblem(file, daemon_uid); !problem.empty()) {
+    throw Error::InvalidInput(file.path + ": holds " + secret_key + " but " + problem);
   }
 }
 
@@ -174,7 +245,7 @@ void ApplyFlags(Config& config, const std::vector<std::string>& flags) {
 // k3s's flags take AWS_* as their default, so the environment loses to files and flags.
 void ApplyEnvironment(Config& config, const std::map<std::string, std::string>& env) {
   for (const ConfigKey& key : ConfigKeys()) {
-    if (key.env_var.empty() || config.sources.contains(std::string(key.name))) continue;
+    if (key.env_var.empty() || SuppliedByFileOrFlag(config, key.name)) continue;
     auto it = env.find(std::string(key.env_var));
     if (it == env.end() || it->second.empty()) continue;
     const std::string source = "env " + std::string(key.env_var);
@@ -183,15 +254,63 @@ void ApplyEnvironment(Config& config, const std::map<std::string, std::string>& 
   }
 }
 
+void CheckSecretFileKeys(const Config& config) {
+  for (const SecretFileKey& pair : kSecretFileKeys) {
+    if (StringField(config, pair.key).empty() || StringField(config, pair.file_key).empty()) {
+      continue;
+    }
+    throw Error::InvalidInput(WhereSet(config, pair.key) + " and " +
+                              WhereSet(config, pair.file_key) + ": both are set; keep one");
+  }
+}
+
+// systemd credentials are the weakest source: LoadCredential= is a default the unit ships,
+// which drop-ins, flags and Environment= may override. They are private to the service, so
+// their mode is not checked.
+void ApplyCredentials(Config& config, const std::map<std::string, std::string>& credentials) {
+  for (const auto& [name, text] : credentials) {
+    const ConfigKey* key = FindConfigKey(name);
+    if (key == nullptr || !key->secret || SuppliedByFileOrFlag(config, name)) continue;
+    const std::string source = "credential " + name;
+    StringField(config, name) = SecretFromFileText(text, source);
+    config.sources[name] = source;
+  }
+}
+
+// Last, once ValidateConfig has checked the paths are absolute. The environment and
+// credentials have left these keys alone (SuppliedByFileOrFlag).
+void ApplySecretFiles(Config& config, const ConfigInputs& inputs) {
+  for (const SecretFileKey& pair : kSecretFileKeys) {
+    const std::string path = StringField(config, pair.file_key);
+    if (path.empty()) continue;
+    const std::string where = WhereSet(config, pair.file_key);
+    if (!inputs.read_file) throw Error::Permanent(where + ": no file reader given");
+    ConfigFile file;
+    try {
+      file = inputs.read_file(path);
+    } catch (const Error& e) {
+      throw Error::InvalidInput(where + ": " + e.what());
+    }
+    if (std::string problem = AccessProblem(file, inputs.daemon_uid); !problem.empty()) {
+      throw Error::InvalidInput(where + ": " + path + " " + problem);
+    }
+    StringField(config, pair.key) = SecretFromFileText(file.text, where + ": " + path);
+    config.sources[std::string(pair.key)] = "file " + path;
+  }
+}
+
 }  // namespace
 
 Config BuildConfig(const ConfigInputs& inputs) {
   Config config;
-  for (const ConfigFile& file : inputs.files) ApplyFile(config, file);
+  for (const ConfigFile& file : inputs.files) ApplyFile(config, file, inputs.daemon_uid);
   ApplyFlags(config, inputs.flags);
+  CheckSecretFileKeys(config);
   ApplyEnvironment(config, inputs.env);
+  ApplyCredentials(config, inputs.credentials);
   ResolveDerivedDefaults(config, inputs.hostname);
   ValidateConfig(config);
+  ApplySecretFiles(config, inputs);
   return config;
 }
 

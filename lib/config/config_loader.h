@@ -2,6 +2,7 @@
 // BuildConfig is pure; ReadConfigDir and LoadConfig are the thin I/O around it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -18,6 +19,10 @@ inline constexpr std::string_view kDefaultConfigDir = "/etc/k3s-snapd.d";
 struct ConfigFile {
   std::string path;  // named in errors and recorded as the source of its keys
   std::string text;
+  // From fstat of the open file. A file holding a secret must have none of the 077 bits and be
+  // owned by root or ConfigInputs::daemon_uid.
+  unsigned mode = 0600;  // permission bits only
+  unsigned owner_uid = 0;
 };
 
 struct ConfigInputs {
@@ -26,16 +31,33 @@ struct ConfigInputs {
   std::vector<std::string> flags;
   std::map<std::string, std::string> env;  // only the variables named in the key table are read
   std::string hostname;                    // the node-name default
+  // systemd credentials ($CREDENTIALS_DIRECTORY), by name: a secret key's value when no flag,
+  // file or environment variable supplies it. Names are the secret keys' names.
+  std::map<std::string, std::string> credentials;
+  // Reads the file an etcd-s3-*-key-file key names (LoadConfig passes ReadSecretFile); throws
+  // Error naming the path. BuildConfig's only access to the file system; unset, such keys fail.
+  std::function<ConfigFile(const std::string& path)> read_file;
+  unsigned daemon_uid = 0;  // besides root, the owner allowed for files holding secrets
 };
 
-// Merges files, then flags, then environment fallbacks; resolves data-dir-derived defaults and
-// validates. Throws Error::InvalidInput with one line naming the file or flag and the key.
+// Merges files, then flags, then environment and credential fallbacks; resolves
+// data-dir-derived defaults, validates, then reads the secrets *-file keys name. Throws
+// Error::InvalidInput with one line naming the file or flag and the key, never a secret.
 Config BuildConfig(const ConfigInputs& inputs);
 
-// Every *.yaml and *.yml file in `dir` (names starting with '.' skipped), sorted by file name.
-// A missing `dir` is an empty list when `missing_is_empty` (the default dir), else an error;
-// an unreadable file is an error naming it.
+// Every *.yaml and *.yml file in `dir` (names starting with '.' skipped), sorted by file name,
+// with its mode and owner. A missing `dir` is an empty list when `missing_is_empty` (the
+// default dir), else an error; an unreadable file or one that is not a regular file is an
+// error naming it.
 std::vector<ConfigFile> ReadConfigDir(const std::string& dir, bool missing_is_empty = false);
+
+// A regular file of at most 64 KiB (a secret, not a data file), with its mode and owner.
+// Symbolic links are followed; the mode is the target's.
+ConfigFile ReadSecretFile(const std::string& path);
+
+// The credentials in `dir` named like a secret key (etcd-s3-secret-key, token, ...); names
+// that are absent are left out. An unreadable credential is an error naming it.
+std::map<std::string, std::string> ReadCredentials(const std::string& dir);
 
 // The config dir chosen on the command line and the other arguments, in order.
 struct CommandLine {
@@ -47,7 +69,8 @@ struct CommandLine {
 // Takes `--config-dir DIR` / `--config-dir=DIR` out of `args` (the program name excluded).
 CommandLine SplitCommandLine(const std::vector<std::string>& args);
 
-// The whole load for the daemon: command line, config dir, process environment, host name.
+// The whole load for the daemon: command line, config dir, process environment (AWS_* and
+// $CREDENTIALS_DIRECTORY), host name, effective uid.
 Config LoadConfig(const std::vector<std::string>& args);
 
 // Every key's value for `snapctl status` and debugging. Secrets are "(set)" or "", never the

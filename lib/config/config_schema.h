@@ -42,12 +42,15 @@ constexpr ConfigFieldRef S3(T S3Config::*member) {
 // A check applied to the final value of a key (after files, flags, environment and defaults).
 enum class ValueCheck {
   kNone,
-  kAbsolutePath,  // starts with '/'
-  kHttpUrl,       // http:// or https:// with a host
-  kNamePrefix,    // non-empty, only [A-Za-z0-9._-], no ".."
-  kNodeName,      // non-empty, no '/'
-  kNonNegative,   // int >= 0
-  kPositive,      // duration > 0
+  kAbsolutePath,          // starts with '/'
+  kHttpUrl,               // http:// or https:// with a host
+  kNamePrefix,            // non-empty, only [A-Za-z0-9._-], no ".."
+  kNodeName,              // non-empty, no '/'
+  kNonNegative,           // int >= 0
+  kPositive,              // duration > 0
+  kOptionalAbsolutePath,  // "" or starts with '/'
+  kHostPort,              // "" or host:port, host an IP ([v6] in brackets) or a DNS name
+  kGroup,                 // "" or a group name or number
 };
 
 struct ConfigKey {

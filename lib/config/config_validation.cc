@@ -1,6 +1,8 @@
 // Derived defaults and the checks of final config values, driven by the key table.
 #include "config/config_validation.h"
 
+#include <arpa/inet.h>
+
 #include <string_view>
 
 #include "config/config_schema.h"
@@ -14,19 +16,6 @@ std::string JoinUnder(std::string dir, std::string_view relative) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (dir != "/") dir += '/';
   return dir + std::string(relative);
-}
-
-// "PATH: key", "--key", "env AWS_X: key" or "key (default)": where to fix a bad value.
-std::string WhereSet(const Config& config, const ConfigKey& key) {
-  const std::string source = config.SourceOf(key.name);
-  if (source.starts_with("--")) return source;
-  if (source == "default") {
-    if (key.default_text.starts_with('(')) {
-      return std::string(key.name) + " " + std::string(key.default_text);
-    }
-    return std::string(key.name) + " (default)";
-  }
-  return source + ": " + std::string(key.name);
 }
 
 bool HasControlCharacter(std::string_view text) {
@@ -80,6 +69,95 @@ std::string CheckHttpUrl(std::string_view url) {
     }
     if (number < 1 || number > 65535) return "port must be 1 to 65535, got " + QuoteForMessage(url);
   }
+  return "";
+}
+
+bool IsDigits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool IsDnsName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  while (true) {
+    const std::size_t dot = name.find('.');
+    const std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      const bool allowed =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!allowed) return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    name.remove_prefix(dot + 1);
+  }
+}
+
+// "" (off) or HOST:PORT; HOST an IPv4 address, an IPv6 address in brackets or a DNS name.
+std::string CheckHostPort(std::string_view value) {
+  if (value.empty()) return "";
+  const std::string problem =
+      "must be host:port such as 127.0.0.1:9469 or [::1]:9469, got " + QuoteForMessage(value);
+  std::string_view host;
+  std::string_view port;
+  if (value.starts_with('[')) {
+    const std::size_t close = value.find(']');
+    if (close == std::string_view::npos || value.substr(close + 1, 1) != ":") return problem;
+    host = value.substr(1, close - 1);
+    port = value.substr(close + 2);
+    in6_addr address;
+    if (!::inet_pton(AF_INET6, std::string(host).c_str(), &address)) {
+      return "host must be an IPv6 address inside [], got " + QuoteForMessage(value);
+    }
+  } else {
+    const std::size_t colon = value.rfind(':');
+    if (colon == std::string_view::npos) return problem;
+    host = value.substr(0, colon);
+    port = value.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return "an IPv6 address goes inside [] (as in [::1]:9469), got " + QuoteForMessage(value);
+    }
+    if (host.empty()) {
+      return "must name a host (0.0.0.0 or [::] for every address), got " + QuoteForMessage(value);
+    }
+    const bool looks_numeric = host.find_first_not_of("0123456789.") == std::string_view::npos;
+    in_addr address;
+    if (looks_numeric ? !::inet_pton(AF_INET, std::string(host).c_str(), &address)
+                      : !IsDnsName(host)) {
+      return "host must be an IP address or a host name, got " + QuoteForMessage(value);
+    }
+  }
+  if (!IsDigits(port) || port.size() > 5 || std::stoi(std::string(port)) < 1 ||
+      std::stoi(std::string(port)) > 65535) {
+    return "port must be 1 to 65535, got " + QuoteForMessage(value);
+  }
+  return "";
+}
+
+// "" or a group as getgrnam/getgrgid take it; whether it exists is the daemon's to find out.
+std::string CheckGroup(std::string_view value) {
+  if (value.empty()) return "";
+  if (IsDigits(value)) {
+    // (gid_t)-1 means "no change" to chown, so it is no group.
+    if (value.size() > 10 || std::stoull(std::string(value)) >= 4294967295ULL) {
+      return "group number out of range, got " + QuoteForMessage(value);
+    }
+    return "";
+  }
+  bool valid = value.size() <= 32;
+  for (std::size_t i = 0; valid && i < value.size(); ++i) {
+    const char c = value[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    const bool later = (c >= '0' && c <= '9') || c == '-' || c == '.';
+    const bool final_dollar = c == '$' && i + 1 == value.size() && i > 0;
+    valid = letter || (i > 0 && later) || final_dollar;
+  }
+  if (!valid) return "must be a group name or number, got " + QuoteForMessage(value);
   return "";
 }
 
@@ -142,6 +220,15 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
                 return "must be an absolute path, got " + QuoteForMessage(value);
               }
               return "";
+            case ValueCheck::kOptionalAbsolutePath:
+              if (!value.empty() && !value.starts_with('/')) {
+                return "must be an absolute path, got " + QuoteForMessage(value);
+              }
+              return "";
+            case ValueCheck::kHostPort:
+              return CheckHostPort(value);
+            case ValueCheck::kGroup:
+              return CheckGroup(value);
             case ValueCheck::kHttpUrl:
               return CheckHttpUrl(value);
             case ValueCheck::kNamePrefix:
@@ -170,6 +257,19 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
 
 }  // namespace
 
+std::string WhereSet(const Config& config, std::string_view name) {
+  const std::string source = config.SourceOf(name);
+  if (source.starts_with("--")) return source;
+  if (source == "default") {
+    const ConfigKey* key = FindConfigKey(name);
+    if (key != nullptr && key->default_text.starts_with('(')) {
+      return std::string(name) + " " + std::string(key->default_text);
+    }
+    return std::string(name) + " (default)";
+  }
+  return source + ": " + std::string(name);
+}
+
 void ResolveDerivedDefaults(Config& config, const std::string& hostname) {
   for (const ConfigKey& key : ConfigKeys()) {
     if (!key.default_text.starts_with(kDataDirDefaultPrefix)) continue;
@@ -183,7 +283,7 @@ void ResolveDerivedDefaults(Config& config, const std::string& hostname) {
 void ValidateConfig(const Config& config) {
   for (const ConfigKey& key : ConfigKeys()) {
     const std::string problem = CheckValue(key, config);
-    if (!problem.empty()) throw Error::InvalidInput(WhereSet(config, key) + ": " + problem);
+    if (!problem.empty()) throw Error::InvalidInput(WhereSet(config, key.name) + ": " + problem);
   }
   if (config.s3.enabled) {
     const std::string source = config.SourceOf("etcd-s3");

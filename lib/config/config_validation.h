@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "config/config.h"
 
@@ -10,6 +11,9 @@ namespace snapd {
 
 // Fills keys no source set whose default is "${data-dir}/..." and node-name (from `hostname`).
 void ResolveDerivedDefaults(Config& config, const std::string& hostname);
+
+// Where to fix `key`: "PATH: key", "--key", "env AWS_X: key" or "key (default)".
+std::string WhereSet(const Config& config, std::string_view key);
 
 // Throws Error::InvalidInput on the first key whose value is not acceptable.
 void ValidateConfig(const Config& config);

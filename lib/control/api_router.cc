@@ -92,6 +92,7 @@ nlohmann::json JobToJson(const JobState& job) {
       {"finishedAt",
        job.finished_at ? nlohmann::json(FormatRfc3339(job.finished_at)) : nlohmann::json(nullptr)},
       {"bytes", job.bytes},
+      {"total", job.total},
       {"records", records},
   };
   if (!job.error.empty()) j["error"] = job.error;
@@ -214,8 +215,9 @@ ApiResponse ApiRouter::StartSave(const ApiRequest& request) {
   }
   ValidateNamePrefix(prefix, "snapshot name prefix");
   SnapshotService* service = backend_.service;
+  std::shared_ptr<const void> hold = backend_.retain ? backend_.retain() : nullptr;
   uint64_t id = backend_.jobs->Start(
-      "save", [service, prefix](JobContext& job) { service->Save(prefix, job); });
+      "save", [service, prefix, hold](JobContext& job) { service->Save(prefix, job); });
   return Json(202, {{"job", JobToJson(*backend_.jobs->Get(id))}});
 }
 
@@ -274,36 +276,10 @@ ApiResponse ApiRouter::Prune(const ApiRequest& request) {
 }
 
 ApiResponse ApiRouter::Metrics() {
-  std::string text;
-  auto gauge = [&](const std::string& name, const std::string& help, double value,
-                   const std::string& labels = "") {
-    text += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
-    text += name + labels + " " + std::to_string(value) + "\n";
-  };
-  const std::vector<std::string> saves = {"save", "scheduled-save"};
-  auto success = backend_.jobs->LastFinished(saves, "succeeded");
-  auto failure = backend_.jobs->LastFinished(saves, "failed");
-  gauge("k3s_snapd_snapshot_last_success_timestamp_seconds",
-        "Unix time of the last snapshot saved everywhere it goes (0: none since start).",
-        success ? double(success->finished_at) : 0);
-  gauge("k3s_snapd_snapshot_last_failure_timestamp_seconds",
-        "Unix time of the last failed snapshot (0: none since start).",
-        failure ? double(failure->finished_at) : 0);
-  gauge("k3s_snapd_job_running", "1 while a job runs.", backend_.jobs->Running() ? 1 : 0);
-  std::map<std::string, int> counts;
-  for (const SnapshotRecord& r : backend_.service->List().records) {
-    if (r.status == "ready") counts[r.storage]++;
-  }
-  text +=
-      "# HELP k3s_snapd_stored_snapshots Ready snapshots per storage.\n"
-      "# TYPE k3s_snapd_stored_snapshots gauge\n";
-  for (const auto& [storage, count] : counts) {
-    text +=
-        "k3s_snapd_stored_snapshots{storage=\"" + storage + "\"} " + std::to_string(count) + "\n";
-  }
+  if (backend_.metrics == nullptr) throw Error::NotFound("metrics are not enabled");
   ApiResponse response;
-  response.content_type = "text/plain; version=0.0.4";
-  response.body = text;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = backend_.metrics->Render();
   return response;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,7 @@
 #include "control/api_message.h"
 #include "core/error.h"
 #include "etcd/etcd_client.h"
+#include "metrics/snapshot_metrics.h"
 
 namespace snapd {
 
@@ -29,8 +31,13 @@ struct ApiBackend {
   std::function<std::optional<SystemTime>()> next_run;
   // Each store's kind, location and health for status: [{"storage","location","ok","error"}].
   std::function<nlohmann::json()> storage_status;
+  // Keeps the objects behind these pointers alive for as long as a job started here runs,
+  // even if a reload replaced them meanwhile. May be empty.
+  std::function<std::shared_ptr<const void>()> retain;
   // Extra, already-redacted facts shown in status under "config".
   nlohmann::json config_summary;
+  // What GET /metrics renders; null answers it 404.
+  const SnapshotMetrics* metrics = nullptr;
 };
 
 class ApiRouter {

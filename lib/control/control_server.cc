@@ -1,5 +1,6 @@
-// The control API's HTTP/1.1 server: Beast over an Asio UNIX-socket acceptor. One I/O thread
-// accepts, reads, writes and times out; handlers run on a small pool so a slow one stalls nobody.
+// The control API's HTTP/1.1 server: Beast over an Asio UNIX-socket acceptor, and optionally a
+// TCP one serving only metrics. One I/O thread accepts, reads, writes and times out; handlers
+// run on a small pool so a slow one stalls nobody.
 #include "control/control_server.h"
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,6 +27,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -47,7 +50,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using Local = asio::local::stream_protocol;
-using Stream = beast::basic_stream<Local>;
+using Tcp = asio::ip::tcp;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // After an error answer, how long and how much of the rest of the request is read and dropped,
@@ -201,11 +204,77 @@ void RemoveStaleSocket(const std::string& path) {
   }
 }
 
+// Splits "host:port", "[v6]:port" or ":port" (every IPv4 address); throws kInvalidInput.
+std::pair<std::string, uint16_t> SplitHostPort(const std::string& address) {
+  auto bad = [&](const std::string& why) {
+    return Error::InvalidInput("metrics address \"" + address + "\" " + why +
+                               " (expected host:port, e.g. 127.0.0.1:9469)");
+  };
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) throw bad("has no port");
+  std::string host = address.substr(0, colon);
+  std::string port_text = address.substr(colon + 1);
+  if (host.starts_with('[')) {
+    if (!host.ends_with(']')) throw bad("has an unclosed [");
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    throw bad("needs [ ] around an IPv6 address");
+  }
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    throw bad("has a bad port");
+  }
+  return {host.empty() ? "0.0.0.0" : host, static_cast<uint16_t>(port)};
+}
+
+// Only these are served over TCP: the mutating API must never be reachable from the network.
+std::optional<ApiResponse> RefuseOverTcp(const ApiRequest& request) {
+  std::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  if (path != "/metrics" && path != "/healthz") {
+    return ApiResponse{404, "application/json",
+                       ErrorBody("only GET /metrics and GET /healthz are served over TCP")};
+  }
+  if (request.method != "GET") {
+    return ApiResponse{
+        405, "application/json",
+        ErrorBody(request.method + " is not allowed on " + std::string(path) + " (use GET)")};
+  }
+  return std::nullopt;
+}
+
+// One accepted connection of either listener.
 struct Connection {
-  explicit Connection(Local::socket socket) : stream(std::move(socket)) {}
-  Stream stream;
+  virtual ~Connection() = default;
+  virtual void CloseStream() = 0;
   // Handling a request or writing its answer: Stop lets it finish instead of closing it.
   bool busy = false;
+};
+
+template <class Protocol>
+struct BasicConnection final : Connection {
+  explicit BasicConnection(typename Protocol::socket socket) : stream(std::move(socket)) {}
+  void CloseStream() override { stream.close(); }
+  beast::basic_stream<Protocol> stream;
+};
+
+std::optional<PeerCredentials> PeerOf(Local::socket& socket) {
+  return ReadPeerCredentials(socket.native_handle());
+}
+
+// A TCP peer is nobody in particular: ids no account has, never root's 0.
+std::optional<PeerCredentials> PeerOf(Tcp::socket&) {
+  return PeerCredentials{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};
+}
+
+// What one acceptor serves, and its connections (touched only on the I/O thread).
+struct Listener {
+  std::string name;           // for logs: "control socket PATH", "metrics address ADDRESS"
+  bool metrics_only = false;  // TCP: only GET /metrics and /healthz reach the handler
+  std::unordered_set<Connection*> connections;
+  std::unordered_set<Connection*> refused;
 };
 
 // Takes a connection out of its set when its coroutine ends. Accept puts it in, so the count
@@ -248,19 +317,30 @@ class ControlServer::Impl {
 
   void Start();
   void Stop();
+  std::string MetricsEndpoint() const;
 
  private:
   enum class State { kIdle, kRunning, kStopping, kStopped };
 
   void Bind();
+  void BindTcp();
   void RemoveSocketFile();
   void CloseOnIoThread();
-  asio::awaitable<void> Accept();
-  asio::awaitable<void> Serve(std::shared_ptr<Connection> connection);
-  asio::awaitable<void> Refuse(std::shared_ptr<Connection> connection);
-  asio::awaitable<void> AnswerReadError(Connection& connection, const beast::error_code& ec);
-  asio::awaitable<void> Linger(Connection& connection);
-  void Close(Connection& connection);
+  template <class Acceptor>
+  asio::awaitable<void> Accept(Acceptor& acceptor, Listener& listener);
+  template <class Protocol>
+  asio::awaitable<void> Serve(std::shared_ptr<BasicConnection<Protocol>> connection,
+                              Listener& listener);
+  template <class Protocol>
+  asio::awaitable<void> Refuse(std::shared_ptr<BasicConnection<Protocol>> connection,
+                               Listener& listener);
+  template <class Protocol>
+  asio::awaitable<void> AnswerReadError(BasicConnection<Protocol>& connection,
+                                        const beast::error_code& ec);
+  template <class Protocol>
+  asio::awaitable<void> Linger(BasicConnection<Protocol>& connection);
+  template <class Protocol>
+  void Close(BasicConnection<Protocol>& connection);
 
   Options options_;
   ApiHandler handler_;
@@ -268,20 +348,22 @@ class ControlServer::Impl {
   // Declared before the objects using it so it is destroyed after them.
   asio::io_context io_{1};
   std::optional<Local::acceptor> acceptor_;
+  std::optional<Tcp::acceptor> tcp_acceptor_;
   std::optional<asio::thread_pool> pool_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread io_thread_;
 
   // Touched only on the I/O thread.
-  std::unordered_set<Connection*> connections_;
-  std::unordered_set<Connection*> refused_;
+  Listener local_;
+  Listener tcp_;
   bool stopping_ = false;
+  std::string metrics_endpoint_;  // the TCP address bound, set by Start
 
   // The socket file we bound, so Stop never removes a file someone else put there since.
   dev_t socket_device_ = 0;
   ino_t socket_inode_ = 0;
 
-  std::mutex state_mutex_;
+  mutable std::mutex state_mutex_;
   State state_ = State::kIdle;
   std::mutex join_mutex_;  // held while joining; never taken on the server's own threads
   bool joined_ = false;
@@ -300,11 +382,22 @@ void ControlServer::Impl::Start() {
   }
   CreateParentDirectories(path);
   RemoveStaleSocket(path);
-  Bind();
+  local_.name = "control socket " + path;
+  if (!options_.metrics_address.empty()) BindTcp();
+  try {
+    Bind();
+  } catch (...) {
+    if (tcp_acceptor_) {
+      beast::error_code ignored;
+      tcp_acceptor_->close(ignored);
+    }
+    throw;
+  }
 
   pool_.emplace(options_.handler_threads);
   work_.emplace(io_.get_executor());
-  asio::co_spawn(io_, Accept(), LogCoroutineFailure);
+  asio::co_spawn(io_, Accept(*acceptor_, local_), LogCoroutineFailure);
+  if (tcp_acceptor_) asio::co_spawn(io_, Accept(*tcp_acceptor_, tcp_), LogCoroutineFailure);
   io_thread_ = std::thread([this] {
     for (;;) {
       try {
@@ -353,6 +446,50 @@ void ControlServer::Impl::Bind() {
     acceptor_->close(ec);
     throw;
   }
+}
+
+void ControlServer::Impl::BindTcp() {
+  const std::string& address = options_.metrics_address;
+  auto [host, port] = SplitHostPort(address);
+  tcp_.name = "metrics address " + address;
+  tcp_.metrics_only = true;
+  boost::system::error_code ec;
+  Tcp::resolver resolver(io_);
+  auto results = resolver.resolve(host, std::to_string(port),
+                                  Tcp::resolver::passive | Tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    throw Error::InvalidInput("metrics address " + address + ": cannot resolve \"" + host +
+                              "\": " + (ec ? ec.message() : "no address"));
+  }
+  Tcp::endpoint endpoint = results.begin()->endpoint();
+  tcp_acceptor_.emplace(io_);
+  try {
+    tcp_acceptor_->open(endpoint.protocol(), ec);
+    if (ec) throw Error::Permanent("metrics address " + address + ": " + ec.message());
+    // A restart must not wait for the last run's connections in TIME_WAIT.
+    tcp_acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    tcp_acceptor_->bind(endpoint, ec);
+    if (ec == asio::error::address_in_use) {
+      throw Error::Conflict("metrics address " + address + " is in use by another process");
+    }
+    if (ec) throw Error::Permanent("binding metrics address " + address + ": " + ec.message());
+    tcp_acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw Error::Permanent("listening on metrics address " + address + ": " + ec.message());
+    Tcp::endpoint bound = tcp_acceptor_->local_endpoint(ec);
+    if (ec) throw Error::Permanent("metrics address " + address + ": " + ec.message());
+    std::string ip = bound.address().to_string();
+    if (bound.address().is_v6()) ip = "[" + ip + "]";
+    metrics_endpoint_ = ip + ":" + std::to_string(bound.port());
+  } catch (...) {
+    tcp_acceptor_->close(ec);
+    tcp_acceptor_.reset();
+    throw;
+  }
+}
+
+std::string ControlServer::Impl::MetricsEndpoint() const {
+  std::lock_guard lock(state_mutex_);
+  return state_ == State::kRunning ? metrics_endpoint_ : "";
 }
 
 void ControlServer::Impl::RemoveSocketFile() {
@@ -408,46 +545,53 @@ void ControlServer::Impl::CloseOnIoThread() {
   stopping_ = true;
   beast::error_code ignored;
   acceptor_->close(ignored);
+  if (tcp_acceptor_) tcp_acceptor_->close(ignored);
   RemoveSocketFile();
-  for (Connection* connection : connections_) {
-    if (!connection->busy) connection->stream.close();
+  for (Listener* listener : {&local_, &tcp_}) {
+    for (Connection* connection : listener->connections) {
+      if (!connection->busy) connection->CloseStream();
+    }
+    for (Connection* connection : listener->refused) connection->CloseStream();
   }
-  for (Connection* connection : refused_) connection->stream.close();
 }
 
-asio::awaitable<void> ControlServer::Impl::Accept() {
+template <class Acceptor>
+asio::awaitable<void> ControlServer::Impl::Accept(Acceptor& acceptor, Listener& listener) {
+  using Protocol = typename Acceptor::protocol_type;
   asio::steady_timer backoff(io_);
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(kNoThrow);
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
     if (stopping_) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       // Out of descriptors and the like: wait a little instead of spinning.
-      spdlog::warn("control socket {}: accept failed: {}", options_.socket_path, ec.message());
+      spdlog::warn("{}: accept failed: {}", listener.name, ec.message());
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(kNoThrow);
       continue;
     }
-    auto connection = std::make_shared<Connection>(std::move(socket));
-    if (connections_.size() < options_.max_connections) {
-      connections_.insert(connection.get());
-      asio::co_spawn(io_, Serve(std::move(connection)), LogCoroutineFailure);
-    } else if (refused_.size() < options_.max_connections) {
-      refused_.insert(connection.get());
-      asio::co_spawn(io_, Refuse(std::move(connection)), LogCoroutineFailure);
+    auto connection = std::make_shared<BasicConnection<Protocol>>(std::move(socket));
+    if (listener.connections.size() < options_.max_connections) {
+      listener.connections.insert(connection.get());
+      asio::co_spawn(io_, Serve(std::move(connection), listener), LogCoroutineFailure);
+    } else if (listener.refused.size() < options_.max_connections) {
+      listener.refused.insert(connection.get());
+      asio::co_spawn(io_, Refuse(std::move(connection), listener), LogCoroutineFailure);
     } else {
       connection->stream.close();
     }
   }
 }
 
-asio::awaitable<void> ControlServer::Impl::Serve(std::shared_ptr<Connection> connection) {
-  LeaveSetOnExit leave(connections_, connection.get());
-  Stream& stream = connection->stream;
-  std::optional<PeerCredentials> peer = ReadPeerCredentials(stream.socket().native_handle());
+template <class Protocol>
+asio::awaitable<void> ControlServer::Impl::Serve(
+    std::shared_ptr<BasicConnection<Protocol>> connection, Listener& listener) {
+  LeaveSetOnExit leave(listener.connections, connection.get());
+  beast::basic_stream<Protocol>& stream = connection->stream;
+  std::optional<PeerCredentials> peer = PeerOf(stream.socket());
   if (!peer) {
     // Without knowing who asks, the handler could not decide what they may do.
-    if (!stopping_) spdlog::warn("control socket: cannot read peer credentials, closing");
+    if (!stopping_) spdlog::warn("{}: cannot read peer credentials, closing", listener.name);
     Close(*connection);
     co_return;
   }
@@ -481,14 +625,21 @@ asio::awaitable<void> ControlServer::Impl::Serve(std::shared_ptr<Connection> con
     ApiRequest request{std::string(message.method_string()), std::string(message.target()),
                        std::move(message.body()), std::string(message[http::field::content_type]),
                        *peer};
-    ApiResponse answer = co_await asio::co_spawn(
-        *pool_,
-        // Captures only pointers: GCC 12 mis-moves a coroutine lambda's non-trivial captures.
-        // `request` lives in this frame until the handler's answer is back.
-        [this, &request]() -> asio::awaitable<ApiResponse> {
-          co_return CallHandler(handler_, request);
-        },
-        asio::use_awaitable);
+    std::optional<ApiResponse> refused;
+    if (listener.metrics_only) refused = RefuseOverTcp(request);
+    ApiResponse answer;
+    if (refused) {
+      answer = std::move(*refused);
+    } else {
+      answer = co_await asio::co_spawn(
+          *pool_,
+          // Captures only pointers: GCC 12 mis-moves a coroutine lambda's non-trivial captures.
+          // `request` lives in this frame until the handler's answer is back.
+          [this, &request]() -> asio::awaitable<ApiResponse> {
+            co_return CallHandler(handler_, request);
+          },
+          asio::use_awaitable);
+    }
 
     auto response =
         MakeResponse(std::move(answer), message.version(), message.keep_alive() && !stopping_);
@@ -506,7 +657,8 @@ asio::awaitable<void> ControlServer::Impl::Serve(std::shared_ptr<Connection> con
   Close(*connection);
 }
 
-asio::awaitable<void> ControlServer::Impl::AnswerReadError(Connection& connection,
+template <class Protocol>
+asio::awaitable<void> ControlServer::Impl::AnswerReadError(BasicConnection<Protocol>& connection,
                                                            const beast::error_code& ec) {
   if (stopping_) co_return;
   http::response<http::string_body> response;
@@ -530,9 +682,10 @@ asio::awaitable<void> ControlServer::Impl::AnswerReadError(Connection& connectio
   if (!write_ec) co_await Linger(connection);
 }
 
-asio::awaitable<void> ControlServer::Impl::Linger(Connection& connection) {
+template <class Protocol>
+asio::awaitable<void> ControlServer::Impl::Linger(BasicConnection<Protocol>& connection) {
   beast::error_code ignored;
-  connection.stream.socket().shutdown(Local::socket::shutdown_send, ignored);
+  connection.stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
   connection.stream.expires_after(
       std::min<std::chrono::seconds>(kLingerTime, options_.read_timeout));
   std::array<char, 16 << 10> sink;
@@ -543,8 +696,10 @@ asio::awaitable<void> ControlServer::Impl::Linger(Connection& connection) {
   }
 }
 
-asio::awaitable<void> ControlServer::Impl::Refuse(std::shared_ptr<Connection> connection) {
-  LeaveSetOnExit leave(refused_, connection.get());
+template <class Protocol>
+asio::awaitable<void> ControlServer::Impl::Refuse(
+    std::shared_ptr<BasicConnection<Protocol>> connection, Listener& listener) {
+  LeaveSetOnExit leave(listener.refused, connection.get());
   // Reading the request first lets the client see the answer rather than a broken pipe.
   http::request_parser<http::empty_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(
@@ -555,9 +710,9 @@ asio::awaitable<void> ControlServer::Impl::Refuse(std::shared_ptr<Connection> co
   auto [ec, unused] =
       co_await http::async_read_header(connection->stream, buffer, parser, kNoThrow);
   if (!ec && !stopping_) {
-    auto response = MakeErrorResponse(
-        http::status::service_unavailable,
-        "too many control connections (" + std::to_string(options_.max_connections) + ")");
+    auto response = MakeErrorResponse(http::status::service_unavailable,
+                                      "too many connections to the " + listener.name + " (" +
+                                          std::to_string(options_.max_connections) + ")");
     connection->stream.expires_after(options_.write_timeout);
     std::tie(ec, unused) = co_await http::async_write(connection->stream, response, kNoThrow);
     if (!ec) co_await Linger(*connection);
@@ -565,9 +720,10 @@ asio::awaitable<void> ControlServer::Impl::Refuse(std::shared_ptr<Connection> co
   Close(*connection);
 }
 
-void ControlServer::Impl::Close(Connection& connection) {
+template <class Protocol>
+void ControlServer::Impl::Close(BasicConnection<Protocol>& connection) {
   beast::error_code ignored;
-  connection.stream.socket().shutdown(Local::socket::shutdown_both, ignored);
+  connection.stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
   connection.stream.close();
 }
 
@@ -582,6 +738,10 @@ void ControlServer::Start() {
 
 void ControlServer::Stop() {
   impl_->Stop();
+}
+
+std::string ControlServer::MetricsEndpoint() const {
+  return impl_->MetricsEndpoint();
 }
 
 }  // namespace snapd

@@ -1,5 +1,6 @@
-// The control API's HTTP/1.1 server on a UNIX socket. It only moves requests and responses:
-// what a request means is the ApiHandler's business. Beast stays inside control_server.cc.
+// The control API's HTTP/1.1 server on a UNIX socket (and, for metrics only, on TCP). It only moves
+// requests and responses: what a request means is the ApiHandler's business. Beast stays inside
+// control_server.cc.
 #pragma once
 
 #include <sys/types.h>
@@ -25,6 +26,11 @@ class ControlServer {
     std::chrono::seconds write_timeout{30};
     size_t max_connections = 64;  // connections beyond this are answered 503 and closed
     unsigned handler_threads = 2;
+    // "host:port" ("[v6]:port"; ":port" = every IPv4 address) on which GET /metrics and
+    // GET /healthz are served over TCP as well; "" = no TCP. Nothing else is served there:
+    // other paths are answered 404 and other methods 405 without reaching the handler, whose
+    // requests from TCP carry peer uid and gid -1. Port 0 picks a free port.
+    std::string metrics_address;
   };
 
   ControlServer(Options options, ApiHandler handler);
@@ -33,9 +39,10 @@ class ControlServer {
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  // Binds and starts serving on a background thread. Creates the socket's parent directory
-  // (0755) if missing. An existing socket nobody answers on is replaced; a live one is
-  // Error::Conflict; anything that is not a socket is Error::InvalidInput and left alone.
+  // Binds (the metrics address too, if any: kConflict when in use, kInvalidInput when it is
+  // malformed or does not resolve) and starts serving on a background thread. Creates the socket's
+  // parent directory (0755) if missing. An existing socket nobody answers on is replaced; a live
+  // one is Error::Conflict; anything that is not a socket is Error::InvalidInput and left alone.
   // The socket gets options.socket_mode whatever the umask, and options.socket_group.
   void Start();
 
@@ -44,6 +51,10 @@ class ControlServer {
   // called from inside the handler it only begins the stop, and the destructor (or a later
   // Stop from another thread) waits for the threads.
   void Stop();
+
+  // The TCP address bound for metrics ("127.0.0.1:9469", "[::1]:9469") while running; "" when
+  // there is none or the server is not running.
+  std::string MetricsEndpoint() const;
 
  private:
   class Impl;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/byte_sink.h"
@@ -30,8 +31,10 @@ class EtcdClient {
   virtual ~EtcdClient() = default;
   // Streams the snapshot (data, then the 32-byte SHA-256 trailer) into `sink`. Returns only
   // when etcd sent the whole stream; throws snapd::Error when it did not (the sink then holds
-  // a partial stream that must be discarded). `cancel` aborts the transfer.
-  virtual void Snapshot(ByteSink& sink, const std::atomic<bool>* cancel) = 0;
+  // a partial stream that must be discarded). `cancel` aborts the transfer. `on_size`, when set,
+  // is called once with the whole stream's size as soon as etcd announces it (for progress).
+  virtual void Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
+                        const std::function<void(uint64_t)>& on_size) = 0;
   // Throws when etcd cannot be reached or answers an error.
   virtual EtcdStatus Status(std::chrono::milliseconds timeout) = 0;
 };

@@ -76,14 +76,25 @@ HttpRequest GatewayEtcdClient::MakeRequest(const std::string& path) const {
   return request;
 }
 
-void GatewayEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel) {
+void GatewayEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
+                                 const std::function<void(uint64_t)>& on_size) {
   std::string what = "etcd snapshot from " + endpoint_.url;
   GatewayStreamDecoder decoder(sink);
   struct DecoderSink final : ByteSink {
-    explicit DecoderSink(GatewayStreamDecoder& d) : decoder(d) {}
-    void Write(std::string_view chunk) override { decoder.Feed(chunk); }
+    DecoderSink(GatewayStreamDecoder& d, const std::function<void(uint64_t)>& s)
+        : decoder(d), on_size(s) {}
+    void Write(std::string_view chunk) override {
+      decoder.Feed(chunk);
+      // The first message announces the database size; the stream adds the trailer to it.
+      if (!size_reported && decoder.database_size() > 0) {
+        size_reported = true;
+        if (on_size) on_size(decoder.database_size() + GatewayStreamDecoder::kTrailerSize);
+      }
+    }
     GatewayStreamDecoder& decoder;
-  } decoder_sink(decoder);
+    const std::function<void(uint64_t)>& on_size;
+    bool size_reported = false;
+  } decoder_sink(decoder, on_size);
 
   HttpRequest request = MakeRequest("/v3/maintenance/snapshot");
   request.response_sink = &decoder_sink;

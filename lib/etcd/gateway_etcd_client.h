@@ -9,7 +9,8 @@ class GatewayEtcdClient final : public EtcdClient {
  public:
   explicit GatewayEtcdClient(EtcdEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
-  void Snapshot(ByteSink& sink, const std::atomic<bool>* cancel) override;
+  void Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
+                const std::function<void(uint64_t)>& on_size) override;
   EtcdStatus Status(std::chrono::milliseconds timeout) override;
 
  private:

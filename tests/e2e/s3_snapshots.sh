@@ -102,6 +102,21 @@ out="$(snapctl status -o json) $(snapctl ls 2>&1 || true) $(cat "$T/daemon.log")
 [[ $out == *"e2e-token-password-77"* ]] && fail "the k3s token was printed"
 stop_daemon
 
+# SIGTERM mid-upload: the daemon stops in time and leaves no incomplete multipart upload.
+export AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY"
+fill_etcd 60
+# shellcheck disable=SC2046
+start_daemon $(s3_flags) --etcd-disable-snapshots
+snapctl save >"$T/term.out" 2>&1 &
+term=$!
+wait_for 30 sh -c "'$SNAPCTL_BIN' status -o json | python3 -c 'import json,sys; j=json.load(sys.stdin)[\"job\"]; sys.exit(0 if j and j[\"bytes\"] > 20000000 else 1)'" ||
+  fail "save did not get far enough to be uploading parts"
+stop_daemon
+wait $term && fail "save reported success although the daemon was stopped"
+uploads=$(s3_curl "http://$S3_ENDPOINT/$S3_BUCKET?uploads=")
+[[ $uploads == *"<Upload>"* ]] && fail "incomplete multipart upload left after SIGTERM: $uploads"
+assert_no_part_files
+
 # S3 gone mid-life: the save keeps its local copy and reports the failed upload.
 export AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY"
 # shellcheck disable=SC2046

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -31,6 +33,25 @@ ConfigInputs WithFlags(std::vector<std::string> flags) {
   return WithFiles({}, std::move(flags));
 }
 
+// A file system of secret files for ConfigInputs::read_file; a missing path fails like
+// ReadSecretFile does.
+struct FakeSecretFiles {
+  std::map<std::string, ConfigFile> files;
+  void Add(const std::string& path, const std::string& text, unsigned mode = 0600,
+           unsigned owner = 0) {
+    files[path] = ConfigFile{path, text, mode, owner};
+  }
+  std::function<ConfigFile(const std::string&)> Reader() const {
+    return [this](const std::string& path) {
+      auto it = files.find(path);
+      if (it == files.end()) {
+        throw Error::NotFound("secret file " + path + ": No such file or directory");
+      }
+      return it->second;
+    };
+  }
+};
+
 // The message BuildConfig throws for `inputs`, or "" if it does not throw.
 std::string ErrorOf(const ConfigInputs& inputs) {
   try {
@@ -57,6 +78,13 @@ class TempDir {
   const std::filesystem::path& path() const { return path_; }
   void Write(const std::string& name, const std::string& text) const {
     std::ofstream(path_ / name) << text;
+  }
+  // Writes `name` with exactly `mode` (umask does not apply) and returns its path.
+  std::string WriteWithMode(const std::string& name, const std::string& text, mode_t mode) const {
+    Write(name, text);
+    const std::string path = (path_ / name).string();
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    return path;
   }
 
  private:
@@ -478,4 +506,301 @@ TEST_CASE("the key table is consistent and documented", "[config]") {
       default_cell = "| " + std::string(key.default_text) + " |";
     CHECK(line.find(default_cell) != std::string::npos);
   }
+}
+
+TEST_CASE("metrics-address takes host:port or nothing", "[config]") {
+  CHECK(BuildConfig(WithFiles({})).metrics_address.empty());
+  for (std::string good : {"127.0.0.1:9469", "0.0.0.0:1", "[::1]:9469", "[::]:65535",
+                           "localhost:9469", "metrics.k3s-1.example:80"}) {
+    INFO(good);
+    const Config config = BuildConfig(WithFlags({"--metrics-address=" + good}));
+    CHECK(config.metrics_address == good);
+  }
+  for (std::string bad :
+       {"9469", ":9469", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+        "127.0.0.1:99999999", "127.0.0.1:http", "::1:9469", "[::1]9469", "[nothost]:9469", "[::1",
+        "256.0.0.1:9469", "1.2.3:9469", "-bad.example:9469", "a..b:9469", "host_name:9469",
+        "http://127.0.0.1:9469", "127.0.0.1:+80"}) {
+    INFO(bad);
+    CHECK(ErrorOf(WithFlags({"--metrics-address=" + bad})).starts_with("--metrics-address: "));
+  }
+  CHECK(FileError("metrics-address: \"::1:9469\"\n") ==
+        "/etc/k3s-snapd.d/10-test.yaml: metrics-address: an IPv6 address goes inside [] (as in "
+        "[::1]:9469), got \"::1:9469\"");
+  CHECK(ErrorOf(WithFlags({"--metrics-address=127.0.0.1:0"})) ==
+        "--metrics-address: port must be 1 to 65535, got \"127.0.0.1:0\"");
+}
+
+TEST_CASE("control-socket-group takes a group name or number", "[config]") {
+  CHECK(BuildConfig(WithFiles({})).control_socket_group.empty());
+  for (std::string good :
+       {"k3s-snapd", "adm", "_ops", "backup.ops", "1000", "0", "machine$", "4294967294"}) {
+    INFO(good);
+    CHECK(BuildConfig(WithFlags({"--control-socket-group=" + good})).control_socket_group == good);
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"-ops", "1ops", "a b", "ops:", "a/b", "$", "4294967295",
+                                "99999999999", "a$b", std::string(33, 'g')}) {
+    INFO(bad);
+    CHECK(ErrorOf(WithFlags({"--control-socket-group=" + bad}))
+              .starts_with("--control-socket-group: "));
+  }
+}
+
+TEST_CASE("S3 credentials can be read from files", "[config]") {
+  FakeSecretFiles fs;
+  fs.Add("/run/secrets/s3-access", "AKIDFROMFILE\n");
+  fs.Add("/run/secrets/s3-secret", "secret-FROM-file \t\r\n\n");
+  ConfigInputs inputs = WithFiles({{"/c/a.yaml",
+                                    "etcd-s3-access-key-file: /run/secrets/s3-access\n"
+                                    "etcd-s3-secret-key-file: /run/secrets/s3-secret\n"}});
+  inputs.read_file = fs.Reader();
+  // The files win over the environment, as the value keys do.
+  inputs.env = {{"AWS_ACCESS_KEY_ID", "env-access"}, {"AWS_SECRET_ACCESS_KEY", "env-secret"}};
+  Config config = BuildConfig(inputs);
+  CHECK(config.s3.access_key == "AKIDFROMFILE");
+  CHECK(config.s3.secret_key == "secret-FROM-file");  // trailing white space cut
+  CHECK(config.s3.access_key_file == "/run/secrets/s3-access");
+  CHECK(config.SourceOf("etcd-s3-access-key") == "file /run/secrets/s3-access");
+  CHECK(config.SourceOf("etcd-s3-secret-key") == "file /run/secrets/s3-secret");
+  CHECK(config.SourceOf("etcd-s3-secret-key-file") == "/c/a.yaml");
+  const nlohmann::json json = ConfigToJson(config);
+  CHECK(json["etcd-s3-secret-key"] == "(set)");
+  CHECK(json["etcd-s3-secret-key-file"] == "/run/secrets/s3-secret");
+  CHECK(json.dump().find("FROM-file") == std::string::npos);
+
+  // Only one of a key and its -file key.
+  inputs.flags = {"--etcd-s3-secret-key=flag-SECRET"};
+  std::string message = ErrorOf(inputs);
+  CHECK(message ==
+        "--etcd-s3-secret-key and /c/a.yaml: etcd-s3-secret-key-file: both are set; keep one");
+  CHECK(message.find("SECRET") == std::string::npos);
+  // An empty value is no value: it does not conflict.
+  inputs.flags = {"--etcd-s3-secret-key="};
+  CHECK(BuildConfig(inputs).s3.secret_key == "secret-FROM-file");
+  inputs.flags = {"--etcd-s3-secret-key-file="};
+  CHECK(BuildConfig(inputs).s3.secret_key == "env-secret");
+  CHECK(BuildConfig(inputs).SourceOf("etcd-s3-secret-key") == "env AWS_SECRET_ACCESS_KEY");
+}
+
+TEST_CASE("unreadable, empty or multi-line secret files name the key and path only", "[config]") {
+  FakeSecretFiles fs;
+  fs.Add("/s/empty", " \n");
+  fs.Add("/s/two-lines", "first-SECRET\nsecond-SECRET\n");
+  auto error_for = [&fs](const std::string& path) {
+    ConfigInputs inputs = WithFlags({"--etcd-s3-secret-key-file=" + path});
+    inputs.read_file = fs.Reader();
+    return ErrorOf(inputs);
+  };
+  CHECK(error_for("/s/missing") ==
+        "--etcd-s3-secret-key-file: secret file /s/missing: No such file or directory");
+  CHECK(error_for("/s/empty") == "--etcd-s3-secret-key-file: /s/empty is empty");
+  const std::string message = error_for("/s/two-lines");
+  CHECK(message ==
+        "--etcd-s3-secret-key-file: /s/two-lines holds more than one line; expected only the "
+        "secret");
+  CHECK(error_for("secrets/s3") ==
+        "--etcd-s3-secret-key-file: must be an absolute path, got \"secrets/s3\"");
+  // Without a reader (a caller that reads no files), the key cannot be honoured silently.
+  CHECK_THROWS_AS(BuildConfig(WithFlags({"--etcd-s3-access-key-file=/s/empty"})), Error);
+}
+
+TEST_CASE("secret files must be private to root or the daemon", "[config]") {
+  FakeSecretFiles fs;
+  fs.Add("/s/open", "SECRET-1\n", 0644);
+  fs.Add("/s/group", "SECRET-2\n", 0640);
+  fs.Add("/s/group-write", "SECRET-3\n", 0620);
+  fs.Add("/s/others", "SECRET-4\n", 0604);
+  fs.Add("/s/private", "SECRET-5\n", 0400);
+  fs.Add("/s/theirs", "SECRET-6\n", 0600, 1000);
+  fs.Add("/s/mine", "SECRET-7\n", 0600, 991);
+  auto error_for = [&fs](const std::string& path, unsigned daemon_uid = 0) {
+    ConfigInputs inputs = WithFiles({{"/c/s3.yaml", "etcd-s3-access-key-file: " + path + "\n"}});
+    inputs.read_file = fs.Reader();
+    inputs.daemon_uid = daemon_uid;
+    const std::string message = ErrorOf(inputs);
+    CHECK(message.find("SECRET") == std::string::npos);
+    return message;
+  };
+  CHECK(error_for("/s/open") ==
+        "/c/s3.yaml: etcd-s3-access-key-file: /s/open has mode 0644 (open to group or others); "
+        "run chmod 600 /s/open");
+  CHECK(error_for("/s/group").find("has mode 0640") != std::string::npos);
+  CHECK(error_for("/s/group-write").find("has mode 0620") != std::string::npos);
+  CHECK(error_for("/s/others").find("run chmod 600 /s/others") != std::string::npos);
+  CHECK(error_for("/s/private").empty());
+  CHECK(error_for("/s/theirs") ==
+        "/c/s3.yaml: etcd-s3-access-key-file: /s/theirs is owned by uid 1000, not root; run chown "
+        "root /s/theirs");
+  CHECK(error_for("/s/theirs", 991) ==
+        "/c/s3.yaml: etcd-s3-access-key-file: /s/theirs is owned by uid 1000, not by uid 991 (the "
+        "daemon) or root; run chown 991 /s/theirs");
+  CHECK(error_for("/s/mine", 991).empty());
+  CHECK(error_for("/s/private", 991).empty());  // root's file is trusted too
+}
+
+TEST_CASE("drop-ins holding secrets must not be open to group or others", "[config]") {
+  const std::string path = "/etc/k3s-snapd.d/20-s3.yaml";
+  FakeSecretFiles fs;
+  fs.Add("/s/x", "s3-secret");
+  auto error_for = [&path, &fs](const std::string& text, unsigned mode, unsigned owner = 0) {
+    ConfigInputs inputs = WithFiles({{path, text, mode, owner}});
+    inputs.read_file = fs.Reader();
+    return ErrorOf(inputs);
+  };
+
+  CHECK(error_for("etcd-s3-secret-key: s3-SECRET\n", 0644) ==
+        path +
+            ": holds etcd-s3-secret-key but has mode 0644 (open to group or others); run "
+            "chmod 600 " +
+            path);
+  for (std::string key : {"token", "etcd-s3-session-token", "etcd-s3-access-key"}) {
+    INFO(key);
+    CHECK(error_for(key + ": value\n", 0640) ==
+          path + ": holds " + key + " but has mode 0640 (open to group or others); run chmod 600 " +
+              path);
+  }
+  CHECK(error_for("token: t\n", 0600, 1000) ==
+        path + ": holds token but is owned by uid 1000, not root; run chown root " + path);
+  CHECK(error_for("etcd-s3-secret-key: s\n", 0600).empty());
+  CHECK(error_for("etcd-s3-secret-key: s\n", 0400).empty());
+  // No secret, or an empty one: any mode will do.
+  CHECK(error_for("etcd-s3-bucket: b\netcd-s3-secret-key-file: /s/x\n", 0644).empty());
+  CHECK(error_for("etcd-s3-secret-key: \"\"\nnode-name: n\n", 0644).empty());
+
+  ConfigInputs inputs = WithFiles({{path, "token: t\n", 0600, 991}});
+  inputs.daemon_uid = 991;
+  CHECK(ErrorOf(inputs).empty());
+}
+
+TEST_CASE("systemd credentials fill secrets nothing else sets", "[config]") {
+  ConfigInputs inputs = WithFiles({});
+  inputs.credentials = {{"etcd-s3-secret-key", "cred-secret\n"},
+                        {"etcd-s3-access-key", "cred-access"},
+                        {"etcd-s3-session-token", "cred-session\n"},
+                        {"token", "K10cred::server:pw\n"}};
+  Config config = BuildConfig(inputs);
+  CHECK(config.s3.secret_key == "cred-secret");
+  CHECK(config.s3.access_key == "cred-access");
+  CHECK(config.s3.session_token == "cred-session");
+  CHECK(config.token == "K10cred::server:pw");
+  CHECK(config.SourceOf("etcd-s3-secret-key") == "credential etcd-s3-secret-key");
+  CHECK(config.SourceOf("token") == "credential token");
+
+  // Flags, files, the environment and -file keys all win over a credential.
+  FakeSecretFiles fs;
+  fs.Add("/s/access", "file-access\n");
+  inputs.files = {{"/c/a.yaml", "etcd-s3-secret-key: file-secret\n"}};
+  inputs.flags = {"--etcd-s3-access-key-file=/s/access"};
+  inputs.env = {{"AWS_SESSION_TOKEN", "env-session"}};
+  inputs.read_file = fs.Reader();
+  config = BuildConfig(inputs);
+  CHECK(config.s3.secret_key == "file-secret");
+  CHECK(config.SourceOf("etcd-s3-secret-key") == "/c/a.yaml");
+  CHECK(config.s3.access_key == "file-access");
+  CHECK(config.SourceOf("etcd-s3-access-key") == "file /s/access");
+  CHECK(config.s3.session_token == "env-session");
+  CHECK(config.SourceOf("etcd-s3-session-token") == "env AWS_SESSION_TOKEN");
+  CHECK(config.token == "K10cred::server:pw");
+
+  // An explicit token-file says where the token is; the credential does not override it.
+  inputs.flags = {"--token-file=/srv/token"};
+  config = BuildConfig(inputs);
+  CHECK(config.token.empty());
+  CHECK(config.token_file == "/srv/token");
+
+  ConfigInputs bad = WithFiles({});
+  bad.credentials = {{"etcd-s3-secret-key", "\n"}};
+  CHECK(ErrorOf(bad) == "credential etcd-s3-secret-key is empty");
+  bad.credentials = {{"token", "a-SECRET\nb\n"}};
+  CHECK(ErrorOf(bad) == "credential token holds more than one line; expected only the secret");
+}
+
+TEST_CASE("ReadConfigDir and ReadSecretFile report mode and owner", "[config]") {
+  TempDir dir;
+  dir.WriteWithMode("10-open.yaml", "node-name: n\n", 0644);
+  dir.WriteWithMode("20-s3.yaml", "etcd-s3-secret-key: s3-SECRET\n", 0640);
+  std::vector<ConfigFile> files = ReadConfigDir(dir.path().string());
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].mode == 0644);
+  CHECK(files[1].mode == 0640);
+  CHECK(files[1].owner_uid == ::geteuid());
+  ConfigInputs inputs = WithFiles(files);
+  inputs.daemon_uid = ::geteuid();
+  const std::string path = (dir.path() / "20-s3.yaml").string();
+  CHECK(ErrorOf(inputs) == path +
+                               ": holds etcd-s3-secret-key but has mode 0640 (open to group or "
+                               "others); run chmod 600 " +
+                               path);
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  inputs.files = ReadConfigDir(dir.path().string());
+  CHECK(BuildConfig(inputs).s3.secret_key == "s3-SECRET");
+
+  const std::string secret = dir.WriteWithMode("secret", "abc\n", 0604);
+  ConfigFile file = ReadSecretFile(secret);
+  CHECK(file.path == secret);
+  CHECK(file.text == "abc\n");
+  CHECK(file.mode == 0604);
+  CHECK(file.owner_uid == ::geteuid());
+  // A link is followed and the target's mode reported.
+  std::filesystem::create_symlink(secret, dir.path() / "link");
+  CHECK(ReadSecretFile((dir.path() / "link").string()).mode == 0604);
+
+  const std::string missing = (dir.path() / "missing").string();
+  try {
+    ReadSecretFile(missing);
+    FAIL("a missing secret file must be an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == "secret file " + missing + ": No such file or directory");
+  }
+  std::filesystem::create_directory(dir.path() / "sub");
+  CHECK_THROWS_AS(ReadSecretFile((dir.path() / "sub").string()), Error);
+  REQUIRE(::mkfifo((dir.path() / "fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_AS(ReadSecretFile((dir.path() / "fifo").string()), Error);  // does not block
+  dir.Write("huge", std::string(65 * 1024, 'x'));
+  CHECK_THROWS_AS(ReadSecretFile((dir.path() / "huge").string()), Error);
+}
+
+TEST_CASE("ReadCredentials reads only credentials named like secret keys", "[config]") {
+  TempDir dir;
+  dir.Write("etcd-s3-secret-key", "cred-secret\n");
+  dir.Write("token", "tok");
+  dir.Write("etcd-s3-bucket", "not-a-secret-key");
+  dir.Write("other", "x");
+  const std::map<std::string, std::string> credentials = ReadCredentials(dir.path().string());
+  CHECK(credentials == std::map<std::string, std::string>{{"etcd-s3-secret-key", "cred-secret\n"},
+                                                          {"token", "tok"}});
+  std::filesystem::create_directory(dir.path() / "etcd-s3-access-key");
+  CHECK_THROWS_AS(ReadCredentials(dir.path().string()), Error);
+}
+
+TEST_CASE("LoadConfig reads drop-ins, secret files and $CREDENTIALS_DIRECTORY", "[config]") {
+  TempDir dir;
+  const std::string secret = dir.WriteWithMode("s3-secret", "file-secret\n", 0600);
+  std::filesystem::create_directory(dir.path() / "conf");
+  std::filesystem::create_directory(dir.path() / "creds");
+  dir.Write("conf/10-s3.yaml", "etcd-s3-secret-key-file: " + secret + "\nnode-name: n1\n");
+  dir.Write("creds/etcd-s3-access-key", "cred-access\n");
+  const std::string conf = (dir.path() / "conf").string();
+  REQUIRE(::setenv("CREDENTIALS_DIRECTORY", (dir.path() / "creds").c_str(), 1) == 0);
+  const char* saved_access = std::getenv("AWS_ACCESS_KEY_ID");
+  const std::string saved = saved_access ? saved_access : "";
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  std::string error;
+  Config config;
+  try {
+    config = LoadConfig({"--config-dir", conf});
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  if (saved_access != nullptr) ::setenv("AWS_ACCESS_KEY_ID", saved.c_str(), 1);
+  REQUIRE(error.empty());
+  CHECK(config.s3.secret_key == "file-secret");
+  CHECK(config.s3.access_key == "cred-access");
+  CHECK(config.SourceOf("etcd-s3-access-key") == "credential etcd-s3-access-key");
+
+  REQUIRE(::chmod(secret.c_str(), 0644) == 0);
+  CHECK_THROWS_WITH(LoadConfig({"--config-dir", conf}),
+                    Catch::Contains("has mode 0644") && Catch::Contains("chmod 600 " + secret));
 }

@@ -1,5 +1,7 @@
 // Tests of the control socket transport: the real ControlServer on a temporary UNIX socket,
 // driven by the real ControlClient and by raw sockets for what a well-behaved client never does.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -535,6 +537,163 @@ TEST_CASE("a handler may stop the server it runs in", "[control]") {
   CHECK(answered.status == 200);
   CHECK(!fs::exists(path));
   server.Stop();  // joins the threads the handler could not join itself
+}
+
+// --- The metrics-only TCP listener.
+
+// Connects to "127.0.0.1:PORT"; -1 when refused.
+int ConnectTcp(const std::string& endpoint) {
+  size_t colon = endpoint.rfind(':');
+  REQUIRE(colon != std::string::npos);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  REQUIRE(inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &address.sin_addr) == 1);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct RawAnswer {
+  int status = 0;
+  std::string body;
+};
+
+// One request over a fresh TCP connection, read until the server closes it.
+RawAnswer TcpRequest(const std::string& endpoint, const std::string& method,
+                     const std::string& target, const std::string& body = "") {
+  int fd = ConnectTcp(endpoint);
+  REQUIRE(fd >= 0);
+  SendAll(fd, method + " " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n" +
+                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  std::optional<std::string> reply = ReadUntilClosed(fd, 5000ms);
+  close(fd);
+  REQUIRE(reply.has_value());
+  REQUIRE(reply->starts_with("HTTP/1.1 "));
+  RawAnswer answer;
+  answer.status = std::stoi(reply->substr(9, 3));
+  size_t end_of_header = reply->find("\r\n\r\n");
+  REQUIRE(end_of_header != std::string::npos);
+  answer.body = reply->substr(end_of_header + 4);
+  return answer;
+}
+
+ControlServer::Options WithMetricsAddress(const std::string& socket_path,
+                                          const std::string& address) {
+  ControlServer::Options options = OptionsFor(socket_path);
+  options.metrics_address = address;
+  return options;
+}
+
+TEST_CASE("the metrics address serves only GET /metrics and /healthz, as nobody", "[control]") {
+  TempDir dir;
+  const std::string path = dir.Path("snapd.sock");
+  std::atomic<int> handled{0};
+  ControlServer server(WithMetricsAddress(path, "127.0.0.1:0"), [&](const ApiRequest& request) {
+    ++handled;
+    return Echo(request);
+  });
+  CHECK(server.MetricsEndpoint().empty());
+  server.Start();
+  const std::string endpoint = server.MetricsEndpoint();
+  REQUIRE(endpoint.starts_with("127.0.0.1:"));
+  CHECK(endpoint != "127.0.0.1:0");
+
+  RawAnswer metrics = TcpRequest(endpoint, "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  auto body = nlohmann::json::parse(metrics.body);
+  CHECK(body["target"] == "/metrics");
+  // Never root's ids: whatever the handler decides by peer, a TCP client is nobody.
+  CHECK(body["uid"] == static_cast<uid_t>(-1));
+  CHECK(body["gid"] == static_cast<gid_t>(-1));
+  CHECK(TcpRequest(endpoint, "GET", "/healthz").status == 200);
+  CHECK(TcpRequest(endpoint, "GET", "/metrics?name[]=x").status == 200);
+  CHECK(handled == 3);
+
+  for (auto [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/v1/snapshots"},
+           {"DELETE", "/v1/snapshots/etcd-snapshot-a-1"},
+           {"POST", "/v1/prune"},
+           {"GET", "/v1/status"},
+           {"GET", "/v1/snapshots"},
+           {"GET", "/metrics/"},
+           {"GET", "//metrics"},
+           {"GET", "/%6detrics"},
+           {"GET", "/v1/../metrics"},
+           {"GET", "http://test/v1/status"},
+       }) {
+    CAPTURE(method, target);
+    RawAnswer refused = TcpRequest(endpoint, method, target, method == "POST" ? "{}" : "");
+    CHECK(refused.status == 404);
+    CHECK(nlohmann::json::parse(refused.body)["error"] ==
+          "only GET /metrics and GET /healthz are served over TCP");
+  }
+  for (const char* method : {"POST", "PUT", "DELETE", "HEAD"}) {
+    CAPTURE(method);
+    RawAnswer refused = TcpRequest(endpoint, method, "/metrics");
+    CHECK(refused.status == 405);
+  }
+  CHECK(handled == 3);
+
+  // The UNIX socket still serves everything.
+  ApiResponse posted = ControlClient(path, 5s).Post("/v1/snapshots", "{}");
+  CHECK(posted.status == 200);
+  CHECK(nlohmann::json::parse(posted.body)["uid"] == getuid());
+  CHECK(handled == 4);
+
+  server.Stop();
+  CHECK(server.MetricsEndpoint().empty());
+  CHECK(ConnectTcp(endpoint) == -1);
+}
+
+TEST_CASE("a metrics address in use is a conflict and leaves no socket behind", "[control]") {
+  TempDir dir;
+  const std::string path = dir.Path("snapd.sock");
+  ControlServer first(WithMetricsAddress(dir.Path("first.sock"), "127.0.0.1:0"), Echo);
+  first.Start();
+  ControlServer second(WithMetricsAddress(path, first.MetricsEndpoint()), Echo);
+  try {
+    second.Start();
+    FAIL("Start succeeded on a metrics address in use");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kConflict);
+    CHECK(std::string(e.what()).find(first.MetricsEndpoint()) != std::string::npos);
+  }
+  CHECK(!fs::exists(path));
+  // The first server is unharmed.
+  CHECK(TcpRequest(first.MetricsEndpoint(), "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("malformed metrics addresses are refused before anything is bound", "[control]") {
+  TempDir dir;
+  const std::string path = dir.Path("snapd.sock");
+  for (const char* address :
+       {"127.0.0.1", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:70000", "127.0.0.1:-1", "::1:9469",
+        "[::1:9469", "no-such-host.invalid:9469"}) {
+    CAPTURE(address);
+    ControlServer server(WithMetricsAddress(path, address), Echo);
+    try {
+      server.Start();
+      FAIL("Start accepted a malformed metrics address");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kInvalidInput);
+      CHECK(std::string(e.what()).find(address) != std::string::npos);
+    }
+    CHECK(!fs::exists(path));
+  }
+}
+
+TEST_CASE("a metrics address without host listens on every IPv4 address", "[control]") {
+  TempDir dir;
+  ControlServer server(WithMetricsAddress(dir.Path("snapd.sock"), ":0"), Echo);
+  server.Start();
+  const std::string endpoint = server.MetricsEndpoint();
+  REQUIRE(endpoint.starts_with("0.0.0.0:"));
+  CHECK(TcpRequest("127.0.0.1:" + endpoint.substr(8), "GET", "/healthz").status == 200);
 }
 
 }  // namespace

@@ -1,0 +1,194 @@
+// Building and running one configuration of k3s-snapd.
+#include "daemon_runtime.h"
+
+#include <sys/stat.h>
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "config/config_loader.h"
+#include "core/error.h"
+#include "snapshot/token_hash.h"
+
+namespace snapd {
+namespace {
+
+// "FILE: key: message" or "--key: message", whichever set the key.
+Error ConfigError(const Config& config, const std::string& key, const std::string& message) {
+  std::string source = config.SourceOf(key);
+  if (source.starts_with("--")) return Error::InvalidInput(source + ": " + message);
+  return Error::InvalidInput(source + ": " + key + ": " + message);
+}
+
+std::string ReadTokenHash(const Config& config) {
+  if (!config.token.empty()) return TokenHash(config.token);
+  std::ifstream in(config.token_file);
+  if (!in) return "";
+  std::stringstream text;
+  text << in.rdbuf();
+  return TokenHash(text.str());
+}
+
+// etcd client TLS: files named explicitly must exist; k3s's default files are used when present.
+TlsOptions EtcdTls(const Config& config) {
+  TlsOptions tls;
+  auto pick = [&](const std::string& key, const std::string& path, std::string& out) {
+    struct stat st;
+    bool exists = ::stat(path.c_str(), &st) == 0;
+    if (config.SourceOf(key) != "default") {
+      if (!exists) throw ConfigError(config, key, path + " does not exist");
+      out = path;
+    } else if (exists) {
+      out = path;
+    }
+  };
+  pick("etcd-cacert", config.etcd_cacert, tls.ca_file);
+  pick("etcd-cert", config.etcd_cert, tls.cert_file);
+  pick("etcd-key", config.etcd_key, tls.key_file);
+  return tls;
+}
+
+}  // namespace
+
+std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRunner& jobs,
+                                                    const Clock& clock,
+                                                    const std::atomic<bool>* stopping,
+                                                    SnapshotMetrics& metrics) {
+  std::shared_ptr<DaemonRuntime> runtime(new DaemonRuntime(config, jobs, clock, metrics));
+  DaemonRuntime& r = *runtime;
+  const Config& c = r.config_;
+
+  if (!c.disable_snapshots) {
+    try {
+      r.schedule_ = CronSchedule::Parse(c.snapshot_schedule_cron);
+    } catch (const Error& e) {
+      throw ConfigError(c, "etcd-snapshot-schedule-cron", e.what());
+    }
+  }
+  EtcdEndpoint endpoint{c.etcd_endpoint, {}};
+  if (c.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(c);
+  r.etcd_ = std::make_unique<GatewayEtcdClient>(endpoint);
+  GatewayEtcdClient* etcd = r.etcd_.get();
+  r.etcd_health_ = std::make_unique<StoreHealth>(
+      "etcd", [etcd] { etcd->Status(std::chrono::seconds(2)); }, std::chrono::seconds(15),
+      std::chrono::seconds(5));
+
+  r.local_ = std::make_unique<LocalStore>(c.snapshot_dir, c.node_name);
+  std::vector<SnapshotStore*> stores = {r.local_.get()};
+  if (c.s3.enabled) {
+    S3StoreOptions s3;
+    s3.client = S3ClientOptionsFromConfig(c.s3);
+    s3.client.cancel = stopping;
+    s3.folder = c.s3.folder;
+    s3.node_name = c.node_name;
+    s3.token_hash = [&c] { return ReadTokenHash(c); };
+    r.s3_ = std::make_unique<S3Store>(s3);
+    stores.push_back(r.s3_.get());
+    S3Store* store = r.s3_.get();
+    r.s3_health_ = std::make_unique<StoreHealth>(
+        "S3", [store] { store->Check(); }, std::chrono::minutes(10), std::chrono::seconds(30));
+  }
+
+  SnapshotServiceOptions options;
+  options.node_name = c.node_name;
+  options.scheduled_prefix = c.snapshot_name;
+  options.scheduled_retention["local"] = c.snapshot_retention;
+  options.scheduled_retention["s3"] = c.s3.retention;
+  options.token_hash = [&c] { return ReadTokenHash(c); };
+  options.metrics = &metrics;
+  r.service_ = std::make_unique<SnapshotService>(options, *r.etcd_, stores, clock);
+
+  if (r.schedule_) {
+    std::weak_ptr<DaemonRuntime> weak = runtime;
+    r.scheduler_ = std::make_unique<Scheduler>(*r.schedule_, clock, [weak, &jobs] {
+      std::shared_ptr<DaemonRuntime> self = weak.lock();
+      if (!self) return;
+      try {
+        // The job keeps this runtime alive even if a reload replaces it meanwhile.
+        jobs.Start("scheduled-save",
+                   [self](JobContext& job) { self->service_->ScheduledSave(job); });
+      } catch (const Error& e) {
+        spdlog::warn("skipping scheduled snapshot: {}", e.what());
+      }
+    });
+  }
+
+  ApiBackend backend;
+  backend.service = r.service_.get();
+  backend.jobs = &jobs;
+  backend.etcd = r.etcd_.get();
+  backend.etcd_endpoint = c.etcd_endpoint;
+  backend.node_name = c.node_name;
+  backend.scheduled_prefix = c.snapshot_name;
+  backend.default_retention = c.snapshot_retention;
+  backend.schedule = r.schedule_ ? r.schedule_->spec() : "";
+  std::weak_ptr<DaemonRuntime> weak = runtime;
+  backend.retain = [weak]() -> std::shared_ptr<const void> { return weak.lock(); };
+  backend.next_run = [weak]() -> std::optional<SystemTime> {
+    auto self = weak.lock();
+    return self && self->scheduler_ ? self->scheduler_->NextRun() : std::nullopt;
+  };
+  backend.config_summary = ConfigToJson(c);
+  backend.metrics = &metrics;
+  backend.storage_status = [weak] {
+    nlohmann::json list = nlohmann::json::array();
+    auto self = weak.lock();
+    if (!self) return list;
+    list.push_back(
+        {{"storage", "local"}, {"location", "file://" + self->local_->dir()}, {"ok", true}});
+    if (self->s3_) {
+      StoreHealthState health = self->s3_health_->State();
+      nlohmann::json entry = {{"storage", "s3"},
+                              {"location", self->s3_->LocationOf("")},
+                              {"ok", health.ok},
+                              {"checked", health.checked}};
+      if (!health.error.empty()) entry["error"] = health.error;
+      list.push_back(entry);
+    }
+    return list;
+  };
+  r.router_ = std::make_unique<ApiRouter>(backend);
+  return runtime;
+}
+
+DaemonRuntime::~DaemonRuntime() {
+  Stop();
+}
+
+void DaemonRuntime::Start() {
+  local_->Prepare();
+  service_->RemoveIncomplete();
+  service_->RefreshStoredCounts();
+  etcd_health_->Start();
+  std::weak_ptr<DaemonRuntime> weak = weak_from_this();
+  metrics_.SetEtcdUp([weak] {
+    auto self = weak.lock();
+    return self && self->etcd_health_->State().ok;
+  });
+  if (s3_) {
+    metrics_.AddS3RequestSource([counters = s3_->counters()] {
+      return S3RequestCounts{counters->requests.load(), counters->retries.load()};
+    });
+  }
+  if (s3_health_) s3_health_->Start();
+  if (scheduler_) scheduler_->Start();
+  const Config& c = config_;
+  spdlog::info("node {}, etcd {}, snapshots in {}", c.node_name, c.etcd_endpoint, c.snapshot_dir);
+  if (s3_) spdlog::info("S3 storage enabled at {}", s3_->LocationOf(""));
+  if (schedule_) {
+    spdlog::info("scheduled snapshots \"{}\" with prefix {} keeping {}", schedule_->spec(),
+                 c.snapshot_name, c.snapshot_retention);
+  } else {
+    spdlog::info("scheduled snapshots are disabled (etcd-disable-snapshots)");
+  }
+}
+
+void DaemonRuntime::Stop() {
+  if (scheduler_) scheduler_->Stop();
+  if (s3_health_) s3_health_->Stop();
+  if (etcd_health_) etcd_health_->Stop();
+}
+
+}  // namespace snapd
