@@ -2,6 +2,8 @@
 // cut anywhere, or carrying errors, decode to the exact snapshot bytes or fail clearly.
 #include <catch2/catch.hpp>
 
+#include "require_error.h"
+
 #include <random>
 #include <string>
 #include <vector>
@@ -69,19 +71,6 @@ std::string Decode(const std::string& stream, const std::vector<size_t>& sizes) 
   }
   decoder.Finish();
   return sink.bytes;
-}
-
-template <typename F>
-void RequireError(F&& f, ErrorKind kind, const std::string& part) {
-  try {
-    f();
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(ErrorKindName(e.kind()) == ErrorKindName(kind));
-    CHECK_THAT(e.what(), Catch::Contains(part));
-    return;
-  }
-  FAIL("expected a " << ErrorKindName(kind) << " error containing \"" << part << "\"");
 }
 
 }  // namespace

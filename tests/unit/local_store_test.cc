@@ -2,6 +2,8 @@
 // dir) and lib/backup/job_runner (one job at a time, states, cancel on shutdown).
 #include <catch2/catch.hpp>
 
+#include "require_error.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -31,19 +33,6 @@ using namespace snapd;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename F>
-void RequireError(F&& f, ErrorKind kind, const std::string& part) {
-  try {
-    f();
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(ErrorKindName(e.kind()) == ErrorKindName(kind));
-    CHECK_THAT(e.what(), Catch::Contains(part));
-    return;
-  }
-  FAIL("expected a " << ErrorKindName(kind) << " error containing \"" << part << "\"");
-}
 
 // `<tmp>/server/db/snapshots` as the snapshot dir, removed with everything under it.
 class TempDataDir {

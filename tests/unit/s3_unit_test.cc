@@ -2,6 +2,8 @@
 // classification and backoff, part sizes, endpoint CAs and k3s's key layout.
 #include <catch2/catch.hpp>
 
+#include "require_error.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,20 +30,6 @@ using namespace snapd;
 using namespace std::chrono;
 
 namespace {
-
-// Runs `f`, which must throw snapd::Error of `kind` with `part` in its message.
-template <typename F>
-void RequireError(F&& f, ErrorKind kind, const std::string& part) {
-  try {
-    f();
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(ErrorKindName(e.kind()) == ErrorKindName(kind));
-    CHECK(std::string(e.what()).find(part) != std::string::npos);
-    return;
-  }
-  FAIL("no error thrown");
-}
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kGiB = uint64_t{1} << 30;

@@ -2,6 +2,8 @@
 // the k3s formats that let users move snapshots between k3s and k3s-snapd.
 #include <catch2/catch.hpp>
 
+#include "require_error.h"
+
 #include <random>
 #include <string>
 #include <vector>
@@ -19,20 +21,6 @@
 using namespace snapd;
 
 namespace {
-
-// Runs `f`, which must throw snapd::Error of `kind` with `part` in its message.
-template <typename F>
-void RequireError(F&& f, ErrorKind kind, const std::string& part) {
-  try {
-    f();
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(ErrorKindName(e.kind()) == ErrorKindName(kind));
-    CHECK_THAT(e.what(), Catch::Contains(part));
-    return;
-  }
-  FAIL("expected an error containing \"" << part << "\"");
-}
 
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
