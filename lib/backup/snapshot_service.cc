@@ -126,7 +126,6 @@ void SnapshotService::RecordSave(const SaveOutcome& outcome, bool succeeded,
 
 void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
                                     SaveOutcome& outcome) {
-  RemoveIncomplete();
   // A name already taken (a snapshot made in the same second before a restart or reload)
   // moves the save to the next second rather than failing it.
   std::string name;
@@ -222,6 +221,9 @@ void SnapshotService::ScheduledSave(JobContext& job) {
       spdlog::warn("retention in {}: {}", report.storage, error);
     }
   }
+  // Leftovers of interrupted saves are swept after a good scheduled save (and at start), not
+  // before each save: a slow or unreachable S3 must not delay the local snapshot.
+  RemoveIncomplete();
 }
 
 SnapshotListing SnapshotService::List() {
