@@ -39,9 +39,8 @@ SIGHUP re-reads the configuration; SIGTERM stops.
 
 // The STATUS= line systemd shows: the last save's outcome.
 std::string ServiceStatus(const JobRunner& jobs) {
-  const std::vector<std::string> saves = {"save", "scheduled-save"};
-  auto ok = jobs.LastFinished(saves, "succeeded");
-  auto failed = jobs.LastFinished(saves, "failed");
+  auto ok = jobs.LastFinished(kSaveJobKinds, "succeeded");
+  auto failed = jobs.LastFinished(kSaveJobKinds, "failed");
   if (failed && (!ok || failed->finished_at >= ok->finished_at)) {
     return "last snapshot FAILED at " + FormatRfc3339(failed->finished_at) + ": " + failed->error;
   }

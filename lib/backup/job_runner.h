@@ -19,6 +19,9 @@
 
 namespace snapd {
 
+// The job kinds that take a snapshot: status, systemd STATUS= and metrics report on these.
+inline const std::vector<std::string> kSaveJobKinds = {"save", "scheduled-save"};
+
 struct JobState {
   uint64_t id = 0;
   std::string kind;               // "save", "scheduled-save", "delete", "prune"

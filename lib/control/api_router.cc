@@ -160,14 +160,13 @@ ApiResponse ApiRouter::Status() {
     etcd["reachable"] = false;
     etcd["error"] = e.what();
   }
-  const std::vector<std::string> saves = {"save", "scheduled-save"};
   nlohmann::json last_success = nullptr;
-  if (auto job = backend_.jobs->LastFinished(saves, "succeeded")) {
+  if (auto job = backend_.jobs->LastFinished(kSaveJobKinds, "succeeded")) {
     last_success = {
         {"time", FormatRfc3339(job->finished_at)}, {"snapshot", job->snapshot}, {"job", job->id}};
   }
   nlohmann::json last_failure = nullptr;
-  if (auto job = backend_.jobs->LastFinished(saves, "failed")) {
+  if (auto job = backend_.jobs->LastFinished(kSaveJobKinds, "failed")) {
     last_failure = {{"time", FormatRfc3339(job->finished_at)},
                     {"snapshot", job->snapshot},
                     {"job", job->id},
