@@ -85,7 +85,7 @@ if [ -n "$with_s3" ]; then
     fail "S3 is not healthy with the keys from credentials: $(snapctl status)"
 fi
 
-expect_exit 0 snapctl save --name traced --no-progress
+expect_ok_when_idle snapctl save --name traced --no-progress
 name=$OUT
 for format in table wide json name; do expect_exit 0 snapctl ls -o "$format"; done
 expect_exit 0 snapctl status -o json
@@ -101,8 +101,8 @@ offered=$(bash --norc --noprofile -c 'source "$1"; COMP_WORDS=("$2" delete ""); 
   "$SNAPCTL_BIN")
 grep -qx "$name" <<<"$offered" || fail "completion did not offer $name: $offered"
 
-expect_exit 0 snapctl delete "$name"
-expect_exit 0 snapctl prune --name etcd-snapshot --snapshot-retention 1
+expect_ok_when_idle snapctl delete "$name"
+expect_ok_when_idle snapctl prune --name etcd-snapshot --snapshot-retention 1
 
 # Reload with a changed drop-in, then stop in the middle of a save.
 printf 'etcd-snapshot-retention: 3\n' >"$T/conf/50-reload.yaml"
