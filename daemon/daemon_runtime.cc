@@ -5,11 +5,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "config/config_loader.h"
+#include "config/config_validation.h"
 #include "core/error.h"
+#include "pipeline/age_keys.h"
 #include "snapshot/token_hash.h"
 
 namespace snapd {
@@ -29,6 +33,51 @@ std::string ReadTokenHash(const Config& config) {
   std::stringstream text;
   text << in.rdbuf();
   return TokenHash(text.str());
+}
+
+// The server token as k3s keeps it (the whole file), for the encrypted backup beside each
+// snapshot; "" when there is none.
+std::string ReadToken(const Config& config) {
+  if (!config.token.empty()) return config.token + "\n";
+  std::ifstream in(config.token_file);
+  if (!in) return "";
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Read at each verify or restore, not at start: the key may live off the node and be brought
+// only for a restore. It must be private, as every secret file.
+std::vector<AgeIdentity> ReadIdentities(const Config& config) {
+  const std::string& path = config.encryption_identity_file;
+  const std::string where = WhereSet(config, "etcd-snapshot-encryption-identity-file");
+  if (path.empty()) {
+    throw Error::InvalidInput(
+        "snapshot is encrypted; set etcd-snapshot-encryption-identity-file to read it");
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    throw Error::InvalidInput(where + ": cannot read " + path + ": " + std::strerror(errno));
+  }
+  if ((st.st_mode & 077) != 0) {
+    throw Error::InvalidInput(where + ": " + path + " is open to group or others; run chmod 600 " +
+                              path);
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) throw Error::InvalidInput(where + ": cannot read " + path);
+  try {
+    return ParseAgeIdentityFile(text.str());
+  } catch (const Error& e) {
+    throw e.WithContext(where + ": " + path);
+  }
+}
+
+std::string ParentDir(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const size_t slash = dir.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : dir.substr(0, slash);
 }
 
 // etcd client TLS: files named explicitly must exist; k3s's default files are used when present.
@@ -98,6 +147,16 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   options.scheduled_retention["s3"] = c.s3.retention;
   options.token_hash = [&c] { return ReadTokenHash(c); };
   options.metrics = &metrics;
+  options.compression = ParseCompression(c.SnapshotCompression());
+  for (const std::string& text : c.EncryptionRecipients()) {
+    try {
+      options.recipients.push_back(ParseAgeRecipient(text));
+    } catch (const Error& e) {
+      throw ConfigError(c, "etcd-snapshot-encryption-recipients", e.what());
+    }
+  }
+  options.token = [&c] { return ReadToken(c); };
+  options.identities = [&c] { return ReadIdentities(c); };
   r.service_ = std::make_unique<SnapshotService>(options, *r.etcd_, stores, clock);
 
   if (r.schedule_) {
@@ -132,6 +191,10 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   };
   backend.config_summary = ConfigToJson(c);
   backend.metrics = &metrics;
+  backend.restore_staging_dir = ParentDir(c.snapshot_dir) + "/.restore";
+  backend.data_dir = c.data_dir;
+  backend.token_file = c.token_file;
+  backend.token_hash = [&c] { return ReadTokenHash(c); };
   backend.storage_status = [weak] {
     nlohmann::json list = nlohmann::json::array();
     auto self = weak.lock();

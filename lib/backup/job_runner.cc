@@ -32,6 +32,10 @@ void JobContext::AddRecord(const SnapshotRecord& record) {
   runner_.Update(id_, [&](JobState& s) { s.records.push_back(record); });
 }
 
+void JobContext::SetResult(nlohmann::json result) {
+  runner_.Update(id_, [&](JobState& s) { s.result = std::move(result); });
+}
+
 JobRunner::~JobRunner() {
   Shutdown();
 }

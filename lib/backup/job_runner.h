@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/clock.h"
 #include "snapshot/snapshot_record.h"
 
@@ -24,7 +26,7 @@ inline const std::vector<std::string> kSaveJobKinds = {"save", "scheduled-save"}
 
 struct JobState {
   uint64_t id = 0;
-  std::string kind;               // "save", "scheduled-save", "delete", "prune"
+  std::string kind;  // "save", "scheduled-save", "delete", "prune", "verify", "restore"
   std::string state = "running";  // "running", "succeeded", "failed"
   std::string snapshot;           // the snapshot's name once known
   std::string error;
@@ -33,6 +35,7 @@ struct JobState {
   uint64_t bytes = 0;                   // bytes streamed so far
   uint64_t total = 0;                   // bytes the stream will have in all; 0 while unknown
   std::vector<SnapshotRecord> records;  // what a save stored, one per store
+  nlohmann::json result;                // what a verify or restore found; null otherwise
 };
 
 // What a running job sees: its cancel flag and a place to report progress and results.
@@ -43,6 +46,7 @@ class JobContext {
   void AddBytes(uint64_t n);
   void SetTotal(uint64_t n);
   void AddRecord(const SnapshotRecord& record);
+  void SetResult(nlohmann::json result);
 
  private:
   friend class JobRunner;

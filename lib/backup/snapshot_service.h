@@ -12,10 +12,13 @@
 #include <vector>
 
 #include "backup/job_runner.h"
+#include "backup/snapshot_reader.h"
 #include "core/clock.h"
 #include "etcd/etcd_client.h"
 #include "metrics/snapshot_metrics.h"
+#include "pipeline/age_keys.h"
 #include "retention/retention_policy.h"
+#include "snapshot/snapshot_name.h"
 #include "store/snapshot_store.h"
 
 namespace snapd {
@@ -31,6 +34,32 @@ struct SnapshotServiceOptions {
   // Where saves, deletes and prunes are recorded; null records nothing. Must outlive the
   // service.
   SnapshotMetrics* metrics = nullptr;
+  // How saved snapshots are compressed; zstd at this level.
+  Compression compression = Compression::kNone;
+  int zstd_level = 3;
+  // Saved snapshots are age-encrypted to these recipients; empty = not encrypted.
+  std::vector<AgeRecipient> recipients;
+  // The server token, saved encrypted beside each snapshot when encrypting; "" when unknown.
+  // Throws naming why it cannot be read.
+  std::function<std::string()> token;
+  // The identities verify and restore decrypt with; null when none are configured.
+  IdentitySupplier identities;
+};
+
+// The outcome of verifying one stored copy of a snapshot.
+struct VerifyReport {
+  SnapshotRecord record;
+  bool ok = false;
+  std::string error;           // what failed, when !ok
+  uint64_t snapshot_size = 0;  // of the decoded etcd snapshot, when ok
+};
+
+// A snapshot decoded and verified into a file for a restore.
+struct StagedSnapshot {
+  SnapshotRecord record;   // the copy it came from
+  std::string path;        // the plain etcd snapshot, 0600
+  std::string token_path;  // the saved server token, 0600; "" unless asked for
+  uint64_t size = 0;
 };
 
 // What a store could not do, for `ls` and status: the other stores' answers still count.
@@ -75,6 +104,16 @@ class SnapshotService {
   PruneReport PruneStore(SnapshotStore& store, const std::string& prefix, int retention);
   // Removes leftovers of interrupted saves in every store; returns how many.
   int RemoveIncomplete();
+
+  // Reads back every stored copy of `name` (or, with an empty name, of every listed snapshot)
+  // and checks it; one report per copy. kNotFound when no store holds `name`.
+  std::vector<VerifyReport> Verify(const std::string& name, JobContext& job);
+  // Decodes and verifies `name` from `storage` ("" = local when it is there, else S3) into
+  // `dir`/<name without suffixes>, replacing an older staged file. With `with_token`, also
+  // decrypts its saved server token into `dir`/<name>.token. Nothing is left in `dir` when
+  // it fails.
+  StagedSnapshot Stage(const std::string& name, const std::string& storage, const std::string& dir,
+                       bool with_token, JobContext& job);
   // Lists every store to set its ready-snapshot count in the metrics (nothing without
   // metrics); a store that cannot be listed keeps its last count. Also raises the last
   // success time to the newest snapshot of this node ready in every store. For the start:
@@ -95,6 +134,11 @@ class SnapshotService {
   void SaveStreaming(const std::string& prefix, JobContext& job, SaveOutcome& outcome);
   void RecordSave(const SaveOutcome& outcome, bool succeeded, std::chrono::duration<double> took,
                   bool retention_follows);
+  // The server token encrypted to the recipients, to keep beside an encrypted snapshot (k3s
+  // encrypts its bootstrap data with the token: a restore needs it); "" when unknown.
+  std::string SealedToken(const std::string& name);
+  VerifyReport VerifyCopy(const SnapshotRecord& record, JobContext& job);
+  SnapshotStore* StoreOfKind(std::string_view kind);
   // Lists `store` and sets its count; nullopt (and a warning) when it cannot be listed.
   std::optional<std::vector<SnapshotRecord>> RefreshStoredCount(SnapshotStore& store);
 

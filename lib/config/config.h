@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace snapd {
 
@@ -33,10 +34,18 @@ struct Config {
   std::string data_dir = "/var/lib/rancher/k3s";  // data-dir
   // etcd-snapshot-dir, default ${data-dir}/server/db/snapshots
   std::string snapshot_dir;
-  std::string snapshot_schedule_cron = "0 */12 * * *";   // etcd-snapshot-schedule-cron
-  int snapshot_retention = 5;                            // etcd-snapshot-retention
-  std::string snapshot_name = "etcd-snapshot";           // etcd-snapshot-name
-  bool disable_snapshots = false;                        // etcd-disable-snapshots
+  std::string snapshot_schedule_cron = "0 */12 * * *";  // etcd-snapshot-schedule-cron
+  int snapshot_retention = 5;                           // etcd-snapshot-retention
+  std::string snapshot_name = "etcd-snapshot";          // etcd-snapshot-name
+  bool disable_snapshots = false;                       // etcd-disable-snapshots
+  bool snapshot_compress = false;                       // etcd-snapshot-compress (k3s: zip)
+  // etcd-snapshot-compression: none|zip|zstd; "" = from etcd-snapshot-compress. Use
+  // SnapshotCompression() for the one in effect.
+  std::string snapshot_compression;
+  // etcd-snapshot-encryption-recipients: age X25519 recipients ("age1..."), separated by
+  // spaces or commas (a YAML list is joined so); "" = snapshots are not encrypted.
+  std::string encryption_recipients;
+  std::string encryption_identity_file;                  // etcd-snapshot-encryption-identity-file
   std::string etcd_endpoint = "https://127.0.0.1:2379";  // etcd-endpoint
   std::string etcd_cacert;  // etcd-cacert, default ${data-dir}/server/tls/etcd/server-ca.crt
   std::string etcd_cert;    // etcd-cert,   default ${data-dir}/server/tls/etcd/client.crt
@@ -53,6 +62,11 @@ struct Config {
   // "credential <name>" (systemd), "file <path>" (a *-file key), or "default".
   std::map<std::string, std::string> sources;
   std::string SourceOf(std::string_view key) const;  // "default" when unset
+  // "none", "zip" or "zstd": etcd-snapshot-compression when set, else zip when
+  // etcd-snapshot-compress is true (k3s's meaning of it).
+  std::string SnapshotCompression() const;
+  // The recipients of encryption_recipients, in order; empty when encryption is off.
+  std::vector<std::string> EncryptionRecipients() const;
 };
 
 }  // namespace snapd

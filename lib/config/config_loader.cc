@@ -192,6 +192,19 @@ void ApplyFile(Config& config, const ConfigFile& file, unsigned daemon_uid) {
     const ConfigKey& key = FileKey(file.path, name);
     const std::string where = file.path + ": " + name;
     const YAML::Node& value = entry.second;
+    if (value.IsSequence() && key.check == ValueCheck::kAgeRecipients) {
+      std::string joined;
+      for (const auto& item : value) {
+        if (!item.IsScalar()) {
+          throw Error::InvalidInput(where + ": expected a list of strings, got a list holding " +
+                                    std::string(NodeKindText(item)));
+        }
+        joined += (joined.empty() ? "" : " ") + item.Scalar();
+      }
+      SetFromText(config, key, joined, where);
+      config.sources[name] = file.path;
+      continue;
+    }
     if (!value.IsScalar()) {
       std::string message = where + ": expected " + std::string(ExpectedText(TypeOf(key))) +
                             ", got " + std::string(NodeKindText(value));

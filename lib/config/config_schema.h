@@ -51,6 +51,7 @@ enum class ValueCheck {
   kOptionalAbsolutePath,  // "" or starts with '/'
   kHostPort,              // "" or host:port, host an IP ([v6] in brackets) or a DNS name
   kGroup,                 // "" or a group name or number
+  kAgeRecipients,         // "" or age1... recipients separated by spaces or commas
 };
 
 struct ConfigKey {

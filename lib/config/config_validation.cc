@@ -161,6 +161,23 @@ std::string CheckGroup(std::string_view value) {
   return "";
 }
 
+// Only the text form is checked here (bech32 characters, length); the key itself is decoded
+// when the daemon builds its encryptor.
+std::string CheckAgeRecipients(const Config& config) {
+  for (const std::string& recipient : config.EncryptionRecipients()) {
+    bool valid = recipient.starts_with("age1") && recipient.size() == 62;
+    for (char c : recipient) {
+      valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+    }
+    if (!valid) {
+      return "expected age X25519 recipients (age1 and 58 more lower-case characters, as "
+             "age-keygen -y prints), got " +
+             QuoteForMessage(recipient);
+    }
+  }
+  return "";
+}
+
 std::string CheckNamePrefix(std::string_view name) {
   if (name.empty()) return "must not be empty";
   for (char c : name) {
@@ -209,7 +226,9 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
         const auto& value = field.In(config);
         using T = std::decay_t<decltype(value)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          if (!key.choices.empty()) {
+          // A key whose default is "" (decided by another key) may stay "".
+          const bool unset_allowed = value.empty() && key.default_text.empty();
+          if (!key.choices.empty() && !unset_allowed) {
             if (std::string problem = CheckChoices(key.choices, value); !problem.empty()) {
               return problem;
             }
@@ -229,6 +248,8 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
               return CheckHostPort(value);
             case ValueCheck::kGroup:
               return CheckGroup(value);
+            case ValueCheck::kAgeRecipients:
+              return CheckAgeRecipients(config);
             case ValueCheck::kHttpUrl:
               return CheckHttpUrl(value);
             case ValueCheck::kNamePrefix:
@@ -284,6 +305,10 @@ void ValidateConfig(const Config& config) {
   for (const ConfigKey& key : ConfigKeys()) {
     const std::string problem = CheckValue(key, config);
     if (!problem.empty()) throw Error::InvalidInput(WhereSet(config, key.name) + ": " + problem);
+  }
+  if (config.snapshot_compress && config.snapshot_compression == "none") {
+    throw Error::InvalidInput(WhereSet(config, "etcd-snapshot-compress") + " is true but " +
+                              WhereSet(config, "etcd-snapshot-compression") + " is none; keep one");
   }
   if (config.s3.enabled) {
     const std::string source = config.SourceOf("etcd-s3");

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <charconv>
 
 #include "core/error.h"
@@ -96,6 +98,7 @@ nlohmann::json JobToJson(const JobState& job) {
       {"records", records},
   };
   if (!job.error.empty()) j["error"] = job.error;
+  if (!job.result.is_null()) j["result"] = job.result;
   return j;
 }
 
@@ -141,6 +144,14 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
   if (is({"v1", "jobs", "*"})) {
     if (method != "GET") return method_not_allowed("GET");
     return GetJob(path[2]);
+  }
+  if (is({"v1", "verify"})) {
+    if (method != "POST") return method_not_allowed("POST");
+    return StartVerify(request);
+  }
+  if (is({"v1", "restore"})) {
+    if (method != "POST") return method_not_allowed("POST");
+    return StartRestore(request);
   }
   if (is({"v1", "prune"})) {
     if (method != "POST") return method_not_allowed("POST");
@@ -272,6 +283,109 @@ ApiResponse ApiRouter::Prune(const ApiRequest& request) {
                    {"errors", report.errors}});
   }
   return Json(200, {{"prefix", prefix}, {"retention", retention}, {"stores", out}});
+}
+
+ApiResponse ApiRouter::StartVerify(const ApiRequest& request) {
+  nlohmann::json body = ObjectBody(request, {"name", "all"});
+  std::string name;
+  if (body.contains("name")) {
+    if (!body["name"].is_string()) throw Error::InvalidInput("\"name\" must be a string");
+    name = body["name"].get<std::string>();
+    ValidateSnapshotName(name);
+  }
+  const bool all = body.value("all", false);
+  if (name.empty() == !all) throw Error::InvalidInput("give either \"name\" or \"all\": true");
+  SnapshotService* service = backend_.service;
+  std::shared_ptr<const void> hold = backend_.retain ? backend_.retain() : nullptr;
+  uint64_t id = backend_.jobs->Start("verify", [service, name, hold](JobContext& job) {
+    std::vector<VerifyReport> reports = service->Verify(name, job);
+    nlohmann::json result = nlohmann::json::array();
+    std::string failures;
+    int failed = 0;
+    for (const VerifyReport& r : reports) {
+      nlohmann::json entry = {{"name", r.record.name},
+                              {"storage", r.record.storage},
+                              {"location", r.record.location},
+                              {"ok", r.ok}};
+      if (r.ok) entry["snapshotSize"] = r.snapshot_size;
+      if (!r.ok) {
+        entry["error"] = r.error;
+        if (failed++ == 0) failures = r.error;
+      }
+      result.push_back(entry);
+    }
+    job.SetResult({{"verified", result}});
+    if (failed > 0) {
+      throw Error::Corrupt(std::to_string(failed) + " of " + std::to_string(reports.size()) +
+                           " copies failed verification; first: " + failures);
+    }
+  });
+  return Json(202, {{"job", JobToJson(*backend_.jobs->Get(id))}});
+}
+
+ApiResponse ApiRouter::StartRestore(const ApiRequest& request) {
+  nlohmann::json body = ObjectBody(request, {"name", "storage", "restoreToken", "force"});
+  if (!body.contains("name") || !body["name"].is_string()) {
+    throw Error::InvalidInput("\"name\" (a string) is required");
+  }
+  const std::string name = body["name"].get<std::string>();
+  ValidateSnapshotName(name);
+  std::string storage;
+  if (body.contains("storage")) {
+    if (!body["storage"].is_string()) throw Error::InvalidInput("\"storage\" must be a string");
+    storage = body["storage"].get<std::string>();
+    if (storage != "local" && storage != "s3") {
+      throw Error::InvalidInput("\"storage\" must be local or s3, got \"" + storage + "\"");
+    }
+  }
+  for (const char* flag : {"restoreToken", "force"}) {
+    if (body.contains(flag) && !body[flag].is_boolean()) {
+      throw Error::InvalidInput(std::string("\"") + flag + "\" must be true or false");
+    }
+  }
+  const bool with_token = body.value("restoreToken", false);
+  const bool force = body.value("force", false);
+  if (backend_.restore_staging_dir.empty()) {
+    throw Error::Permanent("restore is not available: no staging directory is configured");
+  }
+  ApiBackend backend = backend_;
+  // Restoring under a live etcd would put two histories on one cluster.
+  auto refuse_if_etcd_answers = [backend]() {
+    try {
+      EtcdStatus status = backend.etcd->Status(std::chrono::seconds(2));
+      throw Error::Conflict("etcd still answers at " + backend.etcd_endpoint + " (version " +
+                            status.version + "); stop k3s or etcd first, or pass --force");
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kConflict) throw;
+    } catch (const std::exception&) {
+    }
+  };
+  if (!force) refuse_if_etcd_answers();
+  std::shared_ptr<const void> hold = backend_.retain ? backend_.retain() : nullptr;
+  uint64_t id = backend_.jobs->Start("restore", [=](JobContext& job) {
+    StagedSnapshot staged =
+        backend.service->Stage(name, storage, backend.restore_staging_dir, with_token, job);
+    if (!force) {
+      try {
+        refuse_if_etcd_answers();
+      } catch (...) {
+        ::unlink(staged.path.c_str());
+        if (!staged.token_path.empty()) ::unlink(staged.token_path.c_str());
+        throw;
+      }
+    }
+    (void)hold;
+    job.SetResult({
+        {"record", RecordToApiJson(staged.record)},
+        {"staged", staged.path},
+        {"stagedToken", staged.token_path},
+        {"snapshotSize", staged.size},
+        {"dataDir", backend.data_dir},
+        {"tokenFile", backend.token_file},
+        {"currentTokenHash", backend.token_hash ? backend.token_hash() : ""},
+    });
+  });
+  return Json(202, {{"job", JobToJson(*backend_.jobs->Get(id))}});
 }
 
 ApiResponse ApiRouter::Metrics() {

@@ -38,6 +38,11 @@ struct ApiBackend {
   nlohmann::json config_summary;
   // What GET /metrics renders; null answers it 404.
   const SnapshotMetrics* metrics = nullptr;
+  // Restore: where snapshots are staged, and the k3s facts snapctl needs for the host steps.
+  std::string restore_staging_dir;
+  std::string data_dir;
+  std::string token_file;
+  std::function<std::string()> token_hash;  // of the current server token; "" when unknown
 };
 
 class ApiRouter {
@@ -54,6 +59,8 @@ class ApiRouter {
   ApiResponse GetJob(const std::string& id);
   ApiResponse DeleteSnapshot(const std::string& name);
   ApiResponse Prune(const ApiRequest& request);
+  ApiResponse StartVerify(const ApiRequest& request);
+  ApiResponse StartRestore(const ApiRequest& request);
   ApiResponse Metrics();
 
   ApiBackend backend_;

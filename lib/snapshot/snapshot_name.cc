@@ -8,7 +8,11 @@
 namespace snapd {
 namespace {
 
-constexpr std::string_view kKnownSuffixes[] = {".age", ".zst", ".zip"};
+constexpr std::string_view kZipSuffix = ".zip";
+constexpr std::string_view kZstdSuffix = ".zst";
+constexpr std::string_view kAgeSuffix = ".age";
+constexpr std::string_view kTokenBackupSuffix = ".token.age";
+constexpr std::string_view kKnownSuffixes[] = {kAgeSuffix, kZstdSuffix, kZipSuffix};
 
 std::string Quote(std::string_view s) {
   std::string out = "\"";
@@ -87,7 +91,63 @@ bool HasNamePrefix(std::string_view name, std::string_view prefix) {
 }
 
 bool IsZipName(std::string_view name) {
-  return name.ends_with(".zip");
+  return EncodingOfName(name).compression == Compression::kZip;
+}
+
+std::string_view CompressionName(Compression compression) {
+  switch (compression) {
+    case Compression::kZip:
+      return "zip";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kNone:
+      break;
+  }
+  return "none";
+}
+
+Compression ParseCompression(std::string_view text) {
+  if (text == "none" || text.empty()) return Compression::kNone;
+  if (text == "zip") return Compression::kZip;
+  if (text == "zstd") return Compression::kZstd;
+  throw Error::InvalidInput("compression " + Quote(text) + ": expected none, zip or zstd");
+}
+
+std::string EncodedSnapshotName(std::string_view name, const SnapshotEncoding& encoding) {
+  std::string stored(name);
+  if (encoding.compression == Compression::kZip) stored += kZipSuffix;
+  if (encoding.compression == Compression::kZstd) stored += kZstdSuffix;
+  if (encoding.encrypted) stored += kAgeSuffix;
+  return stored;
+}
+
+SnapshotEncoding EncodingOfName(std::string_view stored_name) {
+  SnapshotEncoding encoding;
+  if (stored_name.ends_with(kAgeSuffix)) {
+    encoding.encrypted = true;
+    stored_name.remove_suffix(kAgeSuffix.size());
+  }
+  if (stored_name.ends_with(kZipSuffix)) encoding.compression = Compression::kZip;
+  if (stored_name.ends_with(kZstdSuffix)) encoding.compression = Compression::kZstd;
+  return encoding;
+}
+
+std::string_view BaseSnapshotName(std::string_view stored_name) {
+  if (stored_name.ends_with(kAgeSuffix)) stored_name.remove_suffix(kAgeSuffix.size());
+  if (stored_name.ends_with(kZipSuffix) || stored_name.ends_with(kZstdSuffix)) {
+    stored_name.remove_suffix(4);
+  }
+  return stored_name;
+}
+
+std::string TokenBackupName(std::string_view stored_name) {
+  return std::string(stored_name) + std::string(kTokenBackupSuffix);
+}
+
+std::string_view SnapshotOfTokenBackup(std::string_view name) {
+  if (!name.ends_with(kTokenBackupSuffix) || name.size() == kTokenBackupSuffix.size()) return {};
+  name.remove_suffix(kTokenBackupSuffix.size());
+  return name;
 }
 
 }  // namespace snapd

@@ -1,5 +1,5 @@
 // Every snapshot file name and name prefix is made and parsed here, in k3s's format
-// `<prefix>-<node>-<unix-seconds>[.zip]`.
+// `<prefix>-<node>-<unix-seconds>[.zip]`, with our `.zst` and `.age` encodings after it.
 #pragma once
 
 #include <cstdint>
@@ -36,5 +36,31 @@ bool HasNamePrefix(std::string_view name, std::string_view prefix);
 
 // True for names of snapshots compressed the k3s way (".zip").
 bool IsZipName(std::string_view name);
+
+// How a stored snapshot is encoded, as its file name says: `<name>[.zip|.zst][.age]`. The
+// suffixes are the whole truth (files made by k3s, `zip` or `age -r` carry no record).
+enum class Compression { kNone, kZip, kZstd };
+
+struct SnapshotEncoding {
+  Compression compression = Compression::kNone;
+  bool encrypted = false;
+};
+
+// "none", "zip" or "zstd"; ParseCompression throws Error::InvalidInput for anything else.
+std::string_view CompressionName(Compression compression);
+Compression ParseCompression(std::string_view text);
+
+// The stored (file or object) name of snapshot `name` with `encoding`.
+std::string EncodedSnapshotName(std::string_view name, const SnapshotEncoding& encoding);
+// The encoding a stored name says.
+SnapshotEncoding EncodingOfName(std::string_view stored_name);
+// The snapshot name without its encoding suffixes: the zip entry name, the restored file name.
+std::string_view BaseSnapshotName(std::string_view stored_name);
+
+// The age-encrypted server token saved beside snapshot `stored_name`, in its `.metadata`
+// folder, where k3s neither lists nor prunes snapshots.
+std::string TokenBackupName(std::string_view stored_name);
+// The stored snapshot name a token backup belongs to, or "" when `name` is not one.
+std::string_view SnapshotOfTokenBackup(std::string_view name);
 
 }  // namespace snapd

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/time_format.h"
+#include "snapshot/snapshot_name.h"
 
 namespace snapd {
 namespace {
@@ -12,6 +13,12 @@ namespace {
 constexpr const char* kVersionKey = "k3s-snapd-record-version";
 
 }  // namespace
+
+void SetEncodingFromName(SnapshotRecord& record) {
+  const SnapshotEncoding encoding = EncodingOfName(record.name);
+  record.compressed = encoding.compression != Compression::kNone;
+  record.encrypted = encoding.encrypted;
+}
 
 std::string RecordToMetadataJson(const SnapshotRecord& r) {
   nlohmann::json j = {
@@ -24,7 +31,10 @@ std::string RecordToMetadataJson(const SnapshotRecord& r) {
       {"status", r.status},
       {"tokenHash", r.token_hash},
       {"compressed", r.compressed ? "true" : "false"},
+      {"encrypted", r.encrypted ? "true" : "false"},
+      {"tokenBackup", r.token_backup ? "true" : "false"},
   };
+  if (!r.error.empty()) j["error"] = r.error;
   return j.dump();
 }
 
@@ -41,7 +51,9 @@ bool MergeMetadataJson(std::string_view body, SnapshotRecord& record) {
   merged.sha256 = text("sha256");
   merged.token_hash = text("tokenHash");
   merged.status = text("status");
-  merged.compressed = text("compressed") == "true";
+  merged.token_backup = text("tokenBackup") == "true";
+  merged.error = text("error");
+  SetEncodingFromName(merged);
   if (auto t = ParseRfc3339(text("createdAt"))) merged.created_at = *t;
   try {
     merged.size = std::stoull(text("size"));
@@ -62,6 +74,9 @@ nlohmann::json RecordToApiJson(const SnapshotRecord& r) {
       {"size", r.size},
       {"createdAt", FormatRfc3339(r.created_at)},
       {"compressed", r.compressed},
+      {"compression", CompressionName(EncodingOfName(r.name).compression)},
+      {"encrypted", r.encrypted},
+      {"tokenBackup", r.token_backup},
       {"status", r.status},
       {"tokenHash", r.token_hash},
       {"sha256", r.sha256},
@@ -96,6 +111,8 @@ SnapshotRecord RecordFromApiJson(const nlohmann::json& j) {
   r.token_hash = need("tokenHash", T::string).get<std::string>();
   if (auto it = j.find("sha256"); it != j.end() && it->is_string()) r.sha256 = *it;
   if (auto it = j.find("error"); it != j.end() && it->is_string()) r.error = *it;
+  if (auto it = j.find("encrypted"); it != j.end() && it->is_boolean()) r.encrypted = *it;
+  if (auto it = j.find("tokenBackup"); it != j.end() && it->is_boolean()) r.token_backup = *it;
   return r;
 }
 

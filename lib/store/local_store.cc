@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "core/error.h"
+#include "core/file_descriptor.h"
 #include "snapshot/snapshot_name.h"
 
 namespace snapd {
@@ -19,34 +20,6 @@ namespace {
 
 constexpr size_t kWriteBuffer = 1 << 20;
 constexpr std::string_view kTempSuffix = ".tmp";
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
-  ~FileDescriptor() { Reset(); }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-  // close() reports delayed write errors on some filesystems (NFS): check it when it matters.
-  void Close(const std::string& path) {
-    int fd = fd_;
-    fd_ = -1;
-    if (fd >= 0 && ::close(fd) != 0) ThrowSystemError("close " + path, errno);
-  }
-
- private:
-  int fd_;
-};
-
-void SyncDir(const std::string& dir) {
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) ThrowSystemError("open directory " + dir, errno);
-  if (::fsync(fd.get()) != 0) ThrowSystemError("fsync directory " + dir, errno);
-}
 
 void MakeDir(const std::string& path) {
   if (path.empty()) return;
@@ -98,7 +71,7 @@ void WriteFileDurably(const std::string& dir, const std::string& name, const std
     ::unlink(tmp.c_str());
     ThrowSystemError("rename " + tmp, err);
   }
-  SyncDir(dir);
+  SyncDirectory(dir);
 }
 
 bool ReadSmallFile(const std::string& path, std::string& out) {
@@ -153,6 +126,8 @@ class LocalWriter final : public SnapshotWriter {
 
   ~LocalWriter() override { Abort(); }
 
+  void SetTokenBackup(std::string sealed) override { token_backup_ = std::move(sealed); }
+
   void Write(std::string_view chunk) override {
     if (buffer_.size() + chunk.size() > kWriteBuffer) Flush();
     if (chunk.size() >= kWriteBuffer) {
@@ -175,16 +150,25 @@ class LocalWriter final : public SnapshotWriter {
     stored.location = "file://" + path_;
     stored.size = static_cast<uint64_t>(st.st_size);
     stored.status = "ready";
+    stored.token_backup = !token_backup_.empty();
+    SetEncodingFromName(stored);
+    const std::string metadata_dir = ParentOf(store_.MetadataPathOf(name_));
+    if (stored.token_backup) {
+      WriteFileDurably(metadata_dir, TokenBackupName(name_), token_backup_);
+      token_written_ = true;
+    }
     // The record goes first: a listed snapshot always has its record, and a crash between the
     // two leaves only a record without a file, which List ignores and cleanup removes.
-    WriteFileDurably(ParentOf(store_.MetadataPathOf(name_)), name_, RecordToMetadataJson(stored));
+    WriteFileDurably(metadata_dir, name_, RecordToMetadataJson(stored));
     if (int err = RenameNoReplace(part_, path_); err != 0) {
       ::unlink(store_.MetadataPathOf(name_).c_str());
+      RemoveTokenBackup();
       if (err == EEXIST) throw Error::Conflict("snapshot " + name_ + " already exists");
       ThrowSystemError("rename " + part_, err);
     }
     created_ = false;
-    SyncDir(store_.dir());
+    token_written_ = false;
+    SyncDirectory(store_.dir());
     return stored;
   }
 
@@ -194,12 +178,19 @@ class LocalWriter final : public SnapshotWriter {
       ::unlink(part_.c_str());
       created_ = false;
     }
+    RemoveTokenBackup();
   }
 
  private:
   void Flush() {
     WriteAll(fd_.get(), buffer_.data(), buffer_.size(), part_);
     buffer_.clear();
+  }
+
+  void RemoveTokenBackup() noexcept {
+    if (!token_written_) return;
+    ::unlink(store_.MetadataPathOf(TokenBackupName(name_)).c_str());
+    token_written_ = false;
   }
 
   const LocalStore& store_;
@@ -209,6 +200,8 @@ class LocalWriter final : public SnapshotWriter {
   FileDescriptor fd_;
   bool created_ = false;
   std::string buffer_;
+  std::string token_backup_;
+  bool token_written_ = false;
 };
 
 class FileSource final : public ByteSource {
@@ -277,7 +270,7 @@ std::vector<SnapshotRecord> LocalStore::List() {
     r.location = "file://" + PathOf(name);
     r.size = static_cast<uint64_t>(st.st_size);
     r.created_at = ParseSnapshotTime(name).value_or(st.st_mtime);
-    r.compressed = IsZipName(name);
+    SetEncodingFromName(r);
     std::string metadata;
     if (ReadSmallFile(MetadataPathOf(name), metadata)) {
       uint64_t actual = r.size;
@@ -305,10 +298,21 @@ void LocalStore::Remove(const std::string& name) {
     throw Error::NotFound("snapshot " + name + " not found in " + dir_);
   }
   if (::unlink(PathOf(name).c_str()) != 0) ThrowSystemError("delete " + PathOf(name), errno);
-  if (::unlink(MetadataPathOf(name).c_str()) != 0 && errno != ENOENT) {
-    ThrowSystemError("delete " + MetadataPathOf(name), errno);
+  for (const std::string& path : {MetadataPathOf(name), MetadataPathOf(TokenBackupName(name))}) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) ThrowSystemError("delete " + path, errno);
   }
-  SyncDir(dir_);
+  SyncDirectory(dir_);
+}
+
+std::string LocalStore::ReadTokenBackup(const std::string& name) {
+  ValidateSnapshotName(name);
+  std::string sealed;
+  if (!ReadSmallFile(MetadataPathOf(TokenBackupName(name)), sealed)) {
+    if (errno == ENOENT)
+      throw Error::NotFound("snapshot " + name + " has no saved token in " + dir_);
+    ThrowSystemError("read " + MetadataPathOf(TokenBackupName(name)), errno);
+  }
+  return sealed;
 }
 
 int LocalStore::RemoveIncomplete() {
@@ -343,10 +347,21 @@ int LocalStore::RemoveIncomplete() {
         }
         continue;
       }
+      // A token backup belongs to the snapshot it is named after.
+      const std::string_view owner = SnapshotOfTokenBackup(name);
+      const std::string snapshot = owner.empty() ? name : std::string(owner);
       // `.part` before the final name: a Commit renames one into the other, so checking in
       // this order cannot miss both while a save is finishing.
-      if (::lstat((PathOf(name) + std::string(kPartSuffix)).c_str(), &st) == 0) continue;
-      if (::lstat(PathOf(name).c_str(), &st) == 0) continue;
+      if (::lstat((PathOf(snapshot) + std::string(kPartSuffix)).c_str(), &st) == 0) continue;
+      if (::lstat(PathOf(snapshot).c_str(), &st) == 0) continue;
+      if (!owner.empty()) {
+        // Written just before its snapshot's rename: give a finishing save its grace period.
+        if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            now - st.st_mtime >= kPartGraceSeconds && ::unlink(path.c_str()) == 0) {
+          ++removed;
+        }
+        continue;
+      }
       std::string body;
       SnapshotRecord probe;
       if (ReadSmallFile(path, body) && MergeMetadataJson(body, probe)) {

@@ -22,6 +22,7 @@ class LocalStore final : public SnapshotStore {
   std::vector<SnapshotRecord> List() override;
   std::unique_ptr<ByteSource> Open(const std::string& name) override;
   void Remove(const std::string& name) override;
+  std::string ReadTokenBackup(const std::string& name) override;
   int RemoveIncomplete() override;
 
   const std::string& dir() const { return dir_; }

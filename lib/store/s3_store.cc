@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/string_sink.h"
 #include "s3/s3_upload.h"
 #include "snapshot/snapshot_name.h"
 
@@ -28,7 +29,7 @@ constexpr const char* kMetaSha256 = "k3s-snapd-sha256";
 constexpr const char* kMetaSize = "k3s-snapd-size";
 
 std::string ContentTypeFor(std::string_view name) {
-  return IsZipName(name) ? "application/zip" : "application/octet-stream";
+  return name.ends_with(".zip") ? "application/zip" : "application/octet-stream";
 }
 
 bool IsValidName(std::string_view name) {
@@ -45,15 +46,6 @@ bool IsValidName(std::string_view name) {
 bool LooksLikeSnapshotName(std::string_view name) {
   return IsValidName(name) && ParseSnapshotTime(name).has_value();
 }
-
-class StringSink final : public ByteSink {
- public:
-  explicit StringSink(std::string& out) : out_(out) {}
-  void Write(std::string_view chunk) override { out_.append(chunk); }
-
- private:
-  std::string& out_;
-};
 
 class S3SnapshotWriter final : public SnapshotWriter {
  public:
@@ -81,6 +73,8 @@ class S3SnapshotWriter final : public SnapshotWriter {
 
   void Write(std::string_view chunk) override { upload_->Write(chunk); }
 
+  void SetTokenBackup(std::string sealed) override { token_backup_ = std::move(sealed); }
+
   SnapshotRecord Commit(const SnapshotRecord& record) override {
     if (committed_) throw Error::InvalidInput("snapshot " + name_ + " is already committed");
     SnapshotRecord stored = record;
@@ -88,11 +82,20 @@ class S3SnapshotWriter final : public SnapshotWriter {
     stored.storage = "s3";
     stored.location = store_.LocationOf(name_);
     stored.status = "ready";
+    stored.token_backup = !token_backup_.empty();
+    SetEncodingFromName(stored);
     std::map<std::string, std::string> metadata = metadata_;
     if (!record.token_hash.empty()) metadata[kMetaTokenHash] = record.token_hash;
     if (!record.sha256.empty()) metadata[kMetaSha256] = record.sha256;
     metadata[kMetaSize] = std::to_string(upload_->bytes_written());
     try {
+      if (stored.token_backup) {
+        S3PutOptions put;
+        put.content_type = "application/octet-stream";
+        put.metadata = metadata;
+        client_->PutObject(store_.MetadataKeyOf(TokenBackupName(name_)), token_backup_, put);
+        token_written_ = true;
+      }
       S3ObjectHead head = upload_->Complete(metadata);
       stored.size = head.size;
       S3PutOptions put;
@@ -127,6 +130,15 @@ class S3SnapshotWriter final : public SnapshotWriter {
   // Deletes what this writer made (never an object it found: Create refused those, and a
   // conditional write that lost a race created nothing).
   void RemoveWritten() noexcept {
+    if (token_written_) {
+      token_written_ = false;
+      try {
+        client_->DeleteObject(store_.MetadataKeyOf(TokenBackupName(name_)));
+      } catch (const std::exception& e) {
+        spdlog::warn("could not remove the token backup of {} after a failed save: {}", name_,
+                     e.what());
+      }
+    }
     if (!upload_->object_created() || removed_) return;
     removed_ = true;
     for (const std::string& key : {store_.KeyOf(name_), store_.MetadataKeyOf(name_)}) {
@@ -144,6 +156,8 @@ class S3SnapshotWriter final : public SnapshotWriter {
   std::unique_ptr<S3Client> client_;
   std::unique_ptr<S3UploadWriter> upload_;
   std::map<std::string, std::string> metadata_;
+  std::string token_backup_;
+  bool token_written_ = false;
   bool committed_ = false;
   bool removed_ = false;
 };
@@ -269,7 +283,7 @@ std::vector<SnapshotRecord> S3Store::List() {
     r.location = client->Location(object.key);
     r.size = object.size;
     r.created_at = ParseSnapshotTime(name).value_or(object.last_modified);
-    r.compressed = IsZipName(name);
+    SetEncodingFromName(r);
     bool merged = false;
     if (records.contains(name)) {
       try {
@@ -330,6 +344,13 @@ void S3Store::Remove(const std::string& name) {
   }
   client->DeleteObject(KeyOf(name));
   client->DeleteObject(MetadataKeyOf(name));
+  // S3 answers a delete of a missing key with success: no need to know whether it had one.
+  client->DeleteObject(MetadataKeyOf(TokenBackupName(name)));
+}
+
+std::string S3Store::ReadTokenBackup(const std::string& name) {
+  ValidateSnapshotName(name);
+  return NewClient()->GetSmallObject(MetadataKeyOf(TokenBackupName(name)), kMaxRecordSize);
 }
 
 int S3Store::RemoveIncomplete() {
@@ -364,6 +385,8 @@ int S3Store::RemoveIncomplete() {
   }
   for (const S3Object& record : client->ListAllObjects(metadata_prefix, "/")) {
     std::string name = record.key.substr(metadata_prefix.size());
+    // A token backup belongs to the snapshot it is named after.
+    if (std::string_view owner = SnapshotOfTokenBackup(name); !owner.empty()) name = owner;
     if (!LooksLikeSnapshotName(name) || snapshots.contains(name)) continue;
     if (now - record.last_modified < grace) continue;
     client->DeleteObject(record.key);

@@ -56,6 +56,7 @@ class S3Store final : public SnapshotStore {
   std::vector<SnapshotRecord> List() override;
   std::unique_ptr<ByteSource> Open(const std::string& name) override;
   void Remove(const std::string& name) override;
+  std::string ReadTokenBackup(const std::string& name) override;
   // Aborts incomplete uploads of snapshot names under the folder started more than
   // incomplete_grace ago, and deletes records left without their snapshot as long.
   int RemoveIncomplete() override;

@@ -3,7 +3,8 @@
 //   listed, and List never throws for one odd entry (it skips it).
 // - Create never replaces an existing snapshot: the name is taken or Create throws kConflict.
 // - A writer destroyed without Commit leaves nothing behind (Abort is implied).
-// - Remove of a missing snapshot throws kNotFound.
+// - Remove of a missing snapshot throws kNotFound; Remove also removes its token backup.
+// - A token backup is stored before its snapshot is listed, and removed with it.
 #pragma once
 
 #include <memory>
@@ -19,6 +20,9 @@ namespace snapd {
 
 class SnapshotWriter : public ByteSink {
  public:
+  // Saves `sealed` (the age-encrypted server token) beside the snapshot at Commit, before the
+  // snapshot becomes visible. Call before Commit; without it no token is saved.
+  virtual void SetTokenBackup(std::string sealed) = 0;
   // Makes the bytes written so far durable and visible under the record's name, with the
   // record stored beside them. Returns the record as stored (storage and location filled in).
   virtual SnapshotRecord Commit(const SnapshotRecord& record) = 0;
@@ -34,6 +38,8 @@ class SnapshotStore {
   virtual std::vector<SnapshotRecord> List() = 0;
   virtual std::unique_ptr<ByteSource> Open(const std::string& name) = 0;
   virtual void Remove(const std::string& name) = 0;
+  // The sealed token saved beside snapshot `name`; kNotFound when it has none.
+  virtual std::string ReadTokenBackup(const std::string& name) = 0;
   // Removes what interrupted saves left (`.part` files, incomplete uploads). Returns how many.
   virtual int RemoveIncomplete() = 0;
 };

@@ -945,6 +945,41 @@ TEST_CASE("RemoveIncomplete aborts old uploads of snapshot names only", "[s3-int
                                  "f/etcd-snapshot-n-1700000004"});
 }
 
+TEST_CASE("S3Store: a token backup is stored with its snapshot and goes with it",
+          "[s3-integration]") {
+  const std::string bucket = NewBucket("token");
+  S3StoreOptions options = StoreOptions(bucket, "f");
+  S3Store store(options);
+  S3Client raw(PeerOptions(bucket));
+  const std::string name = "etcd-snapshot-n-1700000000.zst.age";
+  auto writer = store.Create(name);
+  writer->Write("sealed snapshot");
+  writer->SetTokenBackup("sealed token");
+  SnapshotRecord stored = writer->Commit(RecordFor(name, "sealed snapshot"));
+  CHECK(stored.token_backup);
+  CHECK(stored.encrypted);
+  CHECK(stored.compressed);
+  CHECK(raw.GetSmallObject("f/.metadata/" + name + ".token.age") == "sealed token");
+  CHECK(store.ReadTokenBackup(name) == "sealed token");
+  // Not a snapshot of its own, and the listed record says it has one.
+  std::vector<SnapshotRecord> listed = store.List();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].token_backup);
+  CHECK(raw.HeadObject("f/" + name).content_type == "application/octet-stream");
+  store.Remove(name);
+  RequireError([&] { raw.HeadObject("f/.metadata/" + name + ".token.age"); }, ErrorKind::kNotFound,
+               {"HTTP 404"});
+  RequireError([&] { store.ReadTokenBackup(name); }, ErrorKind::kNotFound, {"404"});
+
+  // An upload that fails takes its token backup with it; a stale orphan is swept.
+  raw.PutObject("f/.metadata/etcd-snapshot-n-1700000001.age.token.age", "orphan");
+  CHECK(S3Store(options).RemoveIncomplete() == 0);
+  FixedClock later(system_clock::now() + hours(1));
+  options.clock = &later;
+  CHECK(S3Store(options).RemoveIncomplete() == 1);
+  CHECK(raw.ListAllObjects("f/").empty());
+}
+
 TEST_CASE("awscli and rclone read what S3Store wrote", "[s3-integration]") {
   const std::string bucket = NewBucket("interop");
   const std::string folder = "snap shots/\xc3\xa9t\xc3\xa9";

@@ -17,6 +17,7 @@ expected=(
   "$DATADIR/bash-completion/completions/snapctl"
   "$SYSCONFDIR/k3s-snapd.d/10-k3s-snapd.yaml.example"
   "$SYSCONFDIR/k3s-snapd.d/20-s3.yaml.example"
+  "$SYSCONFDIR/k3s-snapd.d/30-compression-encryption.yaml.example"
   "$DATADIR/k3s-snapd/k3s-snapd-alerts.yaml"
   "$DATADIR/doc/k3s-snapd/README.md" "$DATADIR/doc/k3s-snapd/config-reference.md"
   "$DATADIR/doc/k3s-snapd/api.md"
@@ -148,7 +149,8 @@ for fw in "${frameworks[@]}"; do
     expect_completion "$fw" "$(sorted_words $formats)" snapctl "$command" -o ""
     # shellcheck disable=SC2086
     expect_completion "$fw" "$(sorted_words $formats)" snapctl "$command" --output ""
-    long=$(grep -o -- '--[a-z][a-z-]*' <<<"$command_help" | grep -v -- '--etcd-' | sort -u)
+    # The options a command's help lists: lines indented by exactly two spaces.
+    long=$(sed -n 's/^  \(-[a-z], \)\{0,1\}\(--[a-z][a-z0-9-]*\).*/\2/p' <<<"$command_help" | sort -u)
     # shellcheck disable=SC2086
     expect_completion "$fw" "$(sorted_words $long)" snapctl "$command" --
   done

@@ -487,7 +487,6 @@ TEST_CASE("the key table is consistent and documented", "[config]") {
       CHECK(TypeOf(key) == ValueType::kString);
     }
   }
-  CHECK(FindConfigKey("etcd-snapshot-compress") == nullptr);
 
   std::ifstream doc(std::string(SNAPD_SOURCE_ROOT) + "/docs/config-reference.md");
   REQUIRE(doc.good());

@@ -236,14 +236,13 @@ TEST_CASE("the record's node and time win over the store's defaults", "[store]")
   TempDataDir tmp;
   LocalStore store(tmp.snapshots, "this-node");
   store.Prepare();
-  auto writer = store.Create("my_backup");
+  auto writer = store.Create("my_backup.zst");
   writer->Write("abc");
   SnapshotRecord r = SaveRecord("abc");
   r.node = "other-node";
   r.created_at = 1600000000;
-  r.compressed = true;
   writer->Commit(r);
-  auto listed = Find(store.List(), "my_backup");
+  auto listed = Find(store.List(), "my_backup.zst");
   REQUIRE(listed);
   CHECK(listed->node == "other-node");
   CHECK(listed->created_at == 1600000000);
@@ -353,6 +352,50 @@ TEST_CASE("Remove deletes the file and its record", "[store]") {
   WriteFile(tmp.snapshots + "/on-demand-server-1-1700000005", "k3s");
   store.Remove("on-demand-server-1-1700000005");
   CHECK_FALSE(Exists(tmp.snapshots + "/on-demand-server-1-1700000005"));
+}
+
+TEST_CASE("a token backup is stored with its snapshot and goes with it", "[store]") {
+  TempDataDir tmp;
+  LocalStore store(tmp.snapshots, "server-1");
+  store.Prepare();
+  const std::string name = "etcd-snapshot-server-1-1700000000.age";
+  const std::string token_path = tmp.metadata + "/" + name + ".token.age";
+  auto writer = store.Create(name);
+  writer->Write("sealed snapshot");
+  writer->SetTokenBackup("sealed token");
+  SnapshotRecord stored = writer->Commit(SaveRecord("sealed snapshot"));
+  CHECK(stored.token_backup);
+  CHECK(stored.encrypted);
+  CHECK(store.ReadTokenBackup(name) == "sealed token");
+  struct stat st;
+  REQUIRE(::stat(token_path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // Listed once, as the snapshot's record says, and never as a snapshot of its own.
+  auto listed = store.List();
+  CHECK(Names(listed) == std::vector<std::string>{name});
+  CHECK(listed[0].token_backup);
+  // Without one, reading says so.
+  Save(store, "etcd-snapshot-server-1-1700000001", "plain");
+  RequireError([&] { store.ReadTokenBackup("etcd-snapshot-server-1-1700000001"); },
+               ErrorKind::kNotFound, "no saved token");
+  store.Remove(name);
+  CHECK_FALSE(Exists(token_path));
+
+  // An abandoned save takes its token backup with it.
+  {
+    auto dropped = store.Create("etcd-snapshot-server-1-1700000002.age");
+    dropped->Write("x");
+    dropped->SetTokenBackup("t");
+  }
+  CHECK_FALSE(Exists(tmp.metadata + "/etcd-snapshot-server-1-1700000002.age.token.age"));
+
+  // A token left by a crash before its snapshot's rename is swept once stale.
+  const std::string orphan = tmp.metadata + "/etcd-snapshot-server-1-1700000003.age.token.age";
+  WriteFile(orphan, "t");
+  CHECK(store.RemoveIncomplete() == 0);  // fresh: a save may be finishing
+  SetMtime(orphan, ::time(nullptr) - LocalStore::kPartGraceSeconds - 60);
+  CHECK(store.RemoveIncomplete() == 1);
+  CHECK_FALSE(Exists(orphan));
 }
 
 TEST_CASE("RemoveIncomplete removes only stale, unlocked leftovers of ours", "[store]") {

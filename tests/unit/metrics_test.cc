@@ -345,6 +345,9 @@ class MemoryStore final : public SnapshotStore {
     records.erase(it);
   }
   int RemoveIncomplete() override { return 0; }
+  std::string ReadTokenBackup(const std::string& name) override {
+    throw Error::NotFound(name + " has no token in " + kind_);
+  }
 
   void AddRecord(const std::string& name, int64_t created_at, const std::string& status,
                  const std::string& node = "n1") {
@@ -368,6 +371,7 @@ class MemoryStore final : public SnapshotStore {
    public:
     Writer(MemoryStore& store, std::string name) : store_(store), name_(std::move(name)) {}
     void Write(std::string_view chunk) override { size_ += chunk.size(); }
+    void SetTokenBackup(std::string) override {}
     SnapshotRecord Commit(const SnapshotRecord& record) override {
       if (store_.fail_commit) throw Error::Transient(store_.kind_ + " refused the upload");
       SnapshotRecord stored = record;

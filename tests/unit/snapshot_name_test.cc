@@ -200,8 +200,19 @@ TEST_CASE("record metadata JSON round trips", "[names]") {
     CHECK(value.is_string());
   }
 
-  for (bool compressed : {false, true}) {
-    r.compressed = compressed;
+  // Compression and encryption are what the name says; the rest comes from the record.
+  const std::string base = r.name;
+  struct Case {
+    std::string suffix;
+    bool compressed, encrypted, token_backup;
+  };
+  for (const Case& c : {Case{"", false, false, false}, Case{".zip", true, false, false},
+                        Case{".zst", true, false, false}, Case{".age", false, true, true},
+                        Case{".zip.age", true, true, false}}) {
+    INFO(c.suffix);
+    r.name = base + c.suffix;
+    r.token_backup = c.token_backup;
+    r.error = c.token_backup ? "" : "why it failed";
     SnapshotRecord back;
     back.name = r.name;
     back.storage = "local";
@@ -214,8 +225,12 @@ TEST_CASE("record metadata JSON round trips", "[names]") {
     CHECK(back.created_at == r.created_at);
     CHECK(back.status == r.status);
     CHECK(back.token_hash == r.token_hash);
-    CHECK(back.compressed == compressed);
+    CHECK(back.compressed == c.compressed);
+    CHECK(back.encrypted == c.encrypted);
+    CHECK(back.token_backup == c.token_backup);
+    CHECK(back.error == r.error);
   }
+  r.name = base;
 
   SnapshotRecord failed = SampleRecord();
   failed.status = "failed";
@@ -481,4 +496,41 @@ TEST_CASE("ParseRfc3339 rejects malformed times", "[names]") {
     CHECK(ParseRfc3339(bad) == std::nullopt);
   }
   CHECK(ParseRfc3339("2024-02-29T00:00:00Z") == 1709164800);  // leap day is fine
+}
+
+TEST_CASE("stored names say the encoding, and only the suffixes count", "[names]") {
+  using C = Compression;
+  struct Case {
+    C compression;
+    bool encrypted;
+    std::string stored;
+  };
+  const std::string base = "etcd-snapshot-node.a-1700000000";
+  for (const Case& c :
+       {Case{C::kNone, false, base}, Case{C::kZip, false, base + ".zip"},
+        Case{C::kZstd, false, base + ".zst"}, Case{C::kNone, true, base + ".age"},
+        Case{C::kZip, true, base + ".zip.age"}, Case{C::kZstd, true, base + ".zst.age"}}) {
+    INFO(c.stored);
+    CHECK(EncodedSnapshotName(base, {c.compression, c.encrypted}) == c.stored);
+    SnapshotEncoding back = EncodingOfName(c.stored);
+    CHECK(back.compression == c.compression);
+    CHECK(back.encrypted == c.encrypted);
+    CHECK(BaseSnapshotName(c.stored) == base);
+    CHECK(ParseSnapshotTime(c.stored) == 1700000000);
+    CHECK(IsZipName(c.stored) == (c.compression == C::kZip));
+  }
+  // Only the end of the name counts: ".age.zip" is a zip (of an age file, made by someone else).
+  CHECK(EncodingOfName("x.age.zip").compression == C::kZip);
+  CHECK_FALSE(EncodingOfName("x.age.zip").encrypted);
+  CHECK(EncodingOfName("x.zipx").compression == C::kNone);
+  CHECK(ParseCompression("zstd") == C::kZstd);
+  CHECK(CompressionName(C::kZip) == "zip");
+  RequireError([] { ParseCompression("gzip"); }, ErrorKind::kInvalidInput, "gzip");
+}
+
+TEST_CASE("token backups are named after their snapshot", "[names]") {
+  CHECK(TokenBackupName("on-demand-n-1.zst.age") == "on-demand-n-1.zst.age.token.age");
+  CHECK(SnapshotOfTokenBackup("on-demand-n-1.zst.age.token.age") == "on-demand-n-1.zst.age");
+  CHECK(SnapshotOfTokenBackup("on-demand-n-1.zst.age").empty());
+  CHECK(SnapshotOfTokenBackup(".token.age").empty());
 }

@@ -1,0 +1,261 @@
+// Tests of SnapshotService's encoded saves, verify and restore staging, and of their API
+// routes, on a real LocalStore in a temp dir and an etcd stand-in that streams a known snapshot.
+#include <catch2/catch.hpp>
+
+#include "require_error.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "backup/job_runner.h"
+#include "backup/snapshot_service.h"
+#include "control/api_router.h"
+#include "core/digest.h"
+#include "core/error.h"
+#include "pipeline/age_decrypt_source.h"
+#include "pipeline/age_keys.h"
+#include "store/local_store.h"
+
+namespace snapd {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A bbolt-sized body (a multiple of 512) and its SHA-256 trailer, as etcd streams a snapshot.
+std::string MakeSnapshot(size_t blocks, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string data(blocks * 512, '\0');
+  for (size_t i = 0; i < data.size(); ++i) {
+    // Half repetitive, half random: compressible, but not trivially.
+    data[i] = (i / 4096) % 2 == 0 ? static_cast<char>('a' + i % 7) : static_cast<char>(rng());
+  }
+  Sha256Digest trailer = Sha256::Of(data);
+  return data + std::string(reinterpret_cast<const char*>(trailer.data()), trailer.size());
+}
+
+class StreamingEtcd final : public EtcdClient {
+ public:
+  void Snapshot(ByteSink& sink, const std::atomic<bool>*,
+                const std::function<void(uint64_t)>& on_size) override {
+    if (on_size) on_size(snapshot.size());
+    for (size_t pos = 0; pos < snapshot.size(); pos += 7001) {
+      sink.Write(std::string_view(snapshot).substr(pos, 7001));
+    }
+  }
+  EtcdStatus Status(std::chrono::milliseconds) override {
+    if (!answering) throw Error::Transient("connection refused");
+    EtcdStatus status;
+    status.version = "3.4.23";
+    return status;
+  }
+  std::string snapshot = MakeSnapshot(600, 1);
+  bool answering = false;
+};
+
+class StepClock final : public Clock {
+ public:
+  SystemTime Now() const override { return now; }
+  SystemTime now = SystemTime(std::chrono::seconds(1800000000));
+};
+
+struct TempDir {
+  TempDir() {
+    char pattern[] = "/tmp/snapd-service-test.XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+  std::string path;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct Fixture {
+  explicit Fixture(Compression compression, bool encrypt) {
+    store.Prepare();
+    options.node_name = "n1";
+    options.compression = compression;
+    if (encrypt) options.recipients = {AgeRecipientOf(identity)};
+    options.token = [] { return std::string("K10abc::server:secret-token\n"); };
+    options.identities = [this] { return std::vector<AgeIdentity>{identity}; };
+    service = std::make_unique<SnapshotService>(options, etcd, std::vector<SnapshotStore*>{&store},
+                                                clock);
+  }
+  std::string Save() {
+    clock.now += 10s;
+    JobState state = jobs.Run("save", [&](JobContext& job) { service->Save("on-demand", job); });
+    return state.snapshot;
+  }
+
+  TempDir tmp;
+  LocalStore store{tmp.path + "/db/snapshots", "n1"};
+  AgeIdentity identity = GenerateAgeIdentity();
+  StreamingEtcd etcd;
+  StepClock clock;
+  SnapshotServiceOptions options;
+  std::unique_ptr<SnapshotService> service;
+  JobRunner jobs{clock};
+};
+
+}  // namespace
+
+TEST_CASE("every encoding saves, verifies and stages back the exact snapshot", "[service]") {
+  struct Case {
+    Compression compression;
+    bool encrypt;
+    std::string suffix;
+  };
+  for (const Case& c :
+       {Case{Compression::kNone, false, ""}, Case{Compression::kZip, false, ".zip"},
+        Case{Compression::kZstd, false, ".zst"}, Case{Compression::kNone, true, ".age"},
+        Case{Compression::kZstd, true, ".zst.age"}}) {
+    INFO("suffix " << c.suffix);
+    Fixture f(c.compression, c.encrypt);
+    const std::string name = f.Save();
+    CHECK(name == "on-demand-n1-1800000010" + c.suffix);
+    const std::string stored = ReadFile(f.store.PathOf(name));
+    if (c.compression != Compression::kNone) CHECK(stored.size() < f.etcd.snapshot.size());
+    if (c.compression == Compression::kNone && !c.encrypt) CHECK(stored == f.etcd.snapshot);
+
+    // The record describes the bytes as stored.
+    SnapshotListing listing = f.service->List();
+    REQUIRE(listing.records.size() == 1);
+    const SnapshotRecord& record = listing.records[0];
+    CHECK(record.sha256 == Sha256::HexOf(stored));
+    CHECK(record.size == stored.size());
+    CHECK(record.compressed == (c.compression != Compression::kNone));
+    CHECK(record.encrypted == c.encrypt);
+    // The token is saved, encrypted, only beside encrypted snapshots.
+    CHECK(record.token_backup == c.encrypt);
+    if (c.encrypt) {
+      CHECK(AgeDecrypt(f.store.ReadTokenBackup(name), {f.identity}) ==
+            "K10abc::server:secret-token\n");
+    }
+
+    std::vector<VerifyReport> reports;
+    f.jobs.Run("verify", [&](JobContext& job) { reports = f.service->Verify(name, job); });
+    REQUIRE(reports.size() == 1);
+    CHECK(reports[0].ok);
+    CHECK(reports[0].error.empty());
+    CHECK(reports[0].snapshot_size == f.etcd.snapshot.size());
+
+    StagedSnapshot staged;
+    f.jobs.Run("restore", [&](JobContext& job) {
+      staged = f.service->Stage(name, "", f.tmp.path + "/staging", c.encrypt, job);
+    });
+    CHECK(staged.path == f.tmp.path + "/staging/on-demand-n1-1800000010");
+    CHECK(ReadFile(staged.path) == f.etcd.snapshot);
+    struct stat st;
+    REQUIRE(::stat(staged.path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    if (c.encrypt) CHECK(ReadFile(staged.token_path) == "K10abc::server:secret-token\n");
+  }
+}
+
+TEST_CASE("a damaged snapshot fails verify and stages nothing", "[service]") {
+  for (bool encrypt : {false, true}) {
+    INFO("encrypted " << encrypt);
+    Fixture f(Compression::kZstd, encrypt);
+    const std::string name = f.Save();
+    const std::string path = f.store.PathOf(name);
+    std::string bytes = ReadFile(path);
+    bytes[bytes.size() / 2] ^= 0x20;
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+
+    std::vector<VerifyReport> reports;
+    f.jobs.Run("verify", [&](JobContext& job) { reports = f.service->Verify("", job); });
+    REQUIRE(reports.size() == 1);
+    CHECK_FALSE(reports[0].ok);
+    CHECK_THAT(reports[0].error, Catch::Contains("local " + name));
+
+    const std::string dir = f.tmp.path + "/staging";
+    RequireError(
+        [&] {
+          f.jobs.Run("restore",
+                     [&](JobContext& job) { f.service->Stage(name, "local", dir, false, job); });
+        },
+        ErrorKind::kCorrupt, name);
+    CHECK(::access((dir + "/on-demand-n1-1800000010").c_str(), F_OK) != 0);
+    CHECK(::access((dir + "/on-demand-n1-1800000010.part").c_str(), F_OK) != 0);
+  }
+}
+
+TEST_CASE("a bad trailer from etcd saves nothing in any encoding", "[service]") {
+  Fixture f(Compression::kZip, true);
+  f.etcd.snapshot.back() ^= 1;
+  RequireError([&] { f.Save(); }, ErrorKind::kCorrupt, "on-demand-n1-1800000010.zip.age");
+  CHECK(f.store.List().empty());
+  CHECK(f.store.RemoveIncomplete() == 0);  // not even a leftover: the writer cleaned up
+}
+
+TEST_CASE("an encrypted snapshot needs the identity and the right one", "[service]") {
+  Fixture f(Compression::kNone, true);
+  const std::string name = f.Save();
+  f.options.identities = nullptr;
+  SnapshotService without(f.options, f.etcd, {&f.store}, f.clock);
+  std::vector<VerifyReport> reports;
+  f.jobs.Run("verify", [&](JobContext& job) { reports = without.Verify(name, job); });
+  REQUIRE(reports.size() == 1);
+  CHECK_THAT(reports[0].error, Catch::Contains("etcd-snapshot-encryption-identity-file"));
+
+  f.options.identities = [] { return std::vector<AgeIdentity>{GenerateAgeIdentity()}; };
+  SnapshotService wrong(f.options, f.etcd, {&f.store}, f.clock);
+  f.jobs.Run("verify", [&](JobContext& job) { reports = wrong.Verify(name, job); });
+  REQUIRE(reports.size() == 1);
+  CHECK_FALSE(reports[0].ok);
+}
+
+TEST_CASE("verify and restore routes check their input and a live etcd", "[service]") {
+  Fixture f(Compression::kNone, false);
+  const std::string name = f.Save();
+  ApiBackend backend;
+  backend.service = f.service.get();
+  backend.jobs = &f.jobs;
+  backend.etcd = &f.etcd;
+  backend.etcd_endpoint = "http://127.0.0.1:2379";
+  backend.restore_staging_dir = f.tmp.path + "/staging";
+  ApiRouter router(backend);
+  auto post = [&](const std::string& target, const std::string& body) {
+    ApiRequest request;
+    request.method = "POST";
+    request.target = target;
+    request.body = body;
+    return router.Handle(request);
+  };
+  RequireError([&] { post("/v1/verify", "{}"); }, ErrorKind::kInvalidInput, "\"all\"");
+  RequireError([&] { post("/v1/verify", R"({"name": "../x"})"); }, ErrorKind::kInvalidInput,
+               "snapshot name");
+  RequireError([&] { post("/v1/restore", "{}"); }, ErrorKind::kInvalidInput, "\"name\"");
+  RequireError([&] { post("/v1/restore", R"({"name": "x", "storage": "tape"})"); },
+               ErrorKind::kInvalidInput, "local or s3");
+  RequireError([&] { post("/v1/restore", R"({"name": "x", "force": "yes"})"); },
+               ErrorKind::kInvalidInput, "true or false");
+
+  f.etcd.answering = true;
+  RequireError(
+      [&] {
+        post("/v1/restore", nlohmann::json{{"name", name}}.dump());
+      },
+      ErrorKind::kConflict, "etcd still answers at http://127.0.0.1:2379");
+  ApiResponse forced = post("/v1/restore", nlohmann::json{{"name", name}, {"force", true}}.dump());
+  CHECK(forced.status == 202);
+  uint64_t id = nlohmann::json::parse(forced.body)["job"]["id"].get<uint64_t>();
+  std::optional<JobState> done = f.jobs.Wait(id, 10s);
+  REQUIRE(done);
+  CHECK(done->state == "succeeded");
+  CHECK(done->result["staged"] == f.tmp.path + "/staging/" + name);
+  CHECK(ReadFile(done->result["staged"].get<std::string>()) == f.etcd.snapshot);
+}
+
+}  // namespace snapd
