@@ -6,14 +6,17 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace snapd {
 
-// Who is on the other end of the control socket, from SO_PEERCRED.
+// Who is on the other end of the control socket, from SO_PEERCRED and SO_PEERGROUPS, as the
+// daemon's user namespace sees them (ids it does not map show as the overflow id, 65534).
 struct PeerCredentials {
   pid_t pid = 0;
   uid_t uid = 0;
-  gid_t gid = 0;
+  gid_t gid = 0;              // primary (effective) group
+  std::vector<gid_t> groups;  // supplementary groups; empty when none or unknown
 };
 
 struct ApiRequest {

@@ -7,6 +7,7 @@
 
 #include <charconv>
 
+#include "control/api_routes.h"
 #include "core/error.h"
 #include "core/time_format.h"
 #include "snapshot/snapshot_name.h"
@@ -21,45 +22,14 @@ int64_t UnixSeconds(SystemTime t) {
 ApiResponse Json(int status, const nlohmann::json& body) {
   ApiResponse response;
   response.status = status;
-  response.body = body.dump() + "\n";
+  // Names, paths and targets are bytes, not always UTF-8: such bytes are shown as U+FFFD
+  // rather than failing the whole answer (a strict dump throws, and the request got a 500).
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return response;
 }
 
 ApiResponse ErrorResponse(int status, const std::string& message, std::string_view kind) {
   return Json(status, {{"error", message}, {"kind", kind}});
-}
-
-// Splits "/v1/snapshots/x?y" into path segments; percent-decodes each.
-std::vector<std::string> PathSegments(std::string_view target) {
-  target = target.substr(0, target.find('?'));
-  std::vector<std::string> segments;
-  size_t pos = 0;
-  while (pos < target.size()) {
-    size_t slash = target.find('/', pos);
-    if (slash == std::string_view::npos) slash = target.size();
-    std::string_view raw = target.substr(pos, slash - pos);
-    if (!raw.empty()) {
-      std::string decoded;
-      for (size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '%' && i + 2 < raw.size()) {
-          int value = 0;
-          auto [end, ec] = std::from_chars(raw.data() + i + 1, raw.data() + i + 3, value, 16);
-          if (ec != std::errc() || end != raw.data() + i + 3) {
-            throw Error::InvalidInput("bad percent-encoding in request path");
-          }
-          decoded.push_back(static_cast<char>(value));
-          i += 2;
-        } else if (raw[i] == '%') {
-          throw Error::InvalidInput("bad percent-encoding in request path");
-        } else {
-          decoded.push_back(raw[i]);
-        }
-      }
-      segments.push_back(std::move(decoded));
-    }
-    pos = slash + 1;
-  }
-  return segments;
 }
 
 // Parses a JSON object body (empty means {}), refusing fields not in `allowed`.
@@ -103,61 +73,38 @@ nlohmann::json JobToJson(const JobState& job) {
 }
 
 ApiResponse ApiRouter::Handle(const ApiRequest& request) {
-  std::vector<std::string> path = PathSegments(request.target);
-  const std::string& method = request.method;
-  auto is = [&](std::initializer_list<std::string_view> want) {
-    if (want.size() != path.size()) return false;
-    size_t i = 0;
-    for (std::string_view w : want) {
-      if (w != "*" && w != path[i]) return false;
-      ++i;
-    }
-    return true;
-  };
-  auto method_not_allowed = [&](const char* allowed) {
-    return ErrorResponse(405,
-                         method + " is not allowed on " + request.target + " (use " + allowed + ")",
-                         "invalid_input");
-  };
-
-  if (is({"healthz"})) {
-    if (method != "GET") return method_not_allowed("GET");
-    return Json(200, {{"status", "ok"}});
+  ApiRoute route = MatchRoute(request.method, request.target);
+  switch (route.operation) {
+    case ApiOperation::kHealth:
+      return Json(200, {{"status", "ok"}});
+    case ApiOperation::kMetrics:
+      return Metrics();
+    case ApiOperation::kStatus:
+      return Status();
+    case ApiOperation::kListSnapshots:
+      return ListSnapshots();
+    case ApiOperation::kSave:
+      return StartSave(request);
+    case ApiOperation::kDelete:
+      return DeleteSnapshot(route.path[2]);
+    case ApiOperation::kGetJob:
+      return GetJob(route.path[2]);
+    case ApiOperation::kVerify:
+      return StartVerify(request);
+    case ApiOperation::kRestore:
+      return StartRestore(request);
+    case ApiOperation::kPrune:
+      return Prune(request);
+    case ApiOperation::kWrongMethod:
+      return ErrorResponse(405,
+                           request.method + " is not allowed on " + request.target + " (use " +
+                               route.allowed_methods + ")",
+                           "invalid_input");
+    case ApiOperation::kNoSuchPath:
+      break;
   }
-  if (is({"metrics"})) {
-    if (method != "GET") return method_not_allowed("GET");
-    return Metrics();
-  }
-  if (is({"v1", "status"})) {
-    if (method != "GET") return method_not_allowed("GET");
-    return Status();
-  }
-  if (is({"v1", "snapshots"})) {
-    if (method == "GET") return ListSnapshots();
-    if (method == "POST") return StartSave(request);
-    return method_not_allowed("GET or POST");
-  }
-  if (is({"v1", "snapshots", "*"})) {
-    if (method != "DELETE") return method_not_allowed("DELETE");
-    return DeleteSnapshot(path[2]);
-  }
-  if (is({"v1", "jobs", "*"})) {
-    if (method != "GET") return method_not_allowed("GET");
-    return GetJob(path[2]);
-  }
-  if (is({"v1", "verify"})) {
-    if (method != "POST") return method_not_allowed("POST");
-    return StartVerify(request);
-  }
-  if (is({"v1", "restore"})) {
-    if (method != "POST") return method_not_allowed("POST");
-    return StartRestore(request);
-  }
-  if (is({"v1", "prune"})) {
-    if (method != "POST") return method_not_allowed("POST");
-    return Prune(request);
-  }
-  return ErrorResponse(404, "no such endpoint: " + method + " " + request.target, "not_found");
+  return ErrorResponse(404, "no such endpoint: " + request.method + " " + request.target,
+                       "not_found");
 }
 
 ApiResponse ApiRouter::Status() {

@@ -1,6 +1,7 @@
 // The control API's HTTP/1.1 server: Beast over an Asio UNIX-socket acceptor, and optionally a
-// TCP one serving only metrics. One I/O thread accepts, reads, writes and times out; handlers
-// run on a small pool so a slow one stalls nobody.
+// TCP one serving only metrics. One I/O thread accepts, reads, judges, writes and times out;
+// handlers run on two small pools, root's and everyone else's, so a slow one stalls nobody and
+// no other user's stalls root.
 #include "control/control_server.h"
 
 #include <fcntl.h>
@@ -37,10 +38,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "control/api_routes.h"
+#include "control/peer_credentials.h"
 #include "core/error.h"
 
 namespace snapd {
@@ -74,6 +78,8 @@ int StatusForKind(ErrorKind kind) {
       return 400;
     case ErrorKind::kNotFound:
       return 404;
+    case ErrorKind::kPermissionDenied:
+      return 403;
     case ErrorKind::kConflict:
       return 409;
     case ErrorKind::kTransient:
@@ -137,13 +143,6 @@ http::response<http::string_body> MakeErrorResponse(http::status status, std::st
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == make_error_code(http::error::bad_method).category();
-}
-
-std::optional<PeerCredentials> ReadPeerCredentials(int fd) {
-  ucred cred{};
-  socklen_t length = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return std::nullopt;
-  return PeerCredentials{cred.pid, cred.uid, cred.gid};
 }
 
 // Creates the missing directories above the socket with mode 0755 whatever the umask.
@@ -253,6 +252,37 @@ struct Connection {
   bool busy = false;
 };
 
+// Logs refusals at warning level, at most kRefusalsLogged per kRefusalLogWindow, so that a
+// client asking again and again cannot flood the journal; the rest are counted. I/O thread only.
+class RefusalLog {
+ public:
+  void Refused(const PeerCredentials& peer, const std::string& why) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= kRefusalLogWindow) {
+      if (suppressed_ > 0) {
+        spdlog::warn("control socket: {} more requests refused and not logged", suppressed_);
+      }
+      window_start_ = now;
+      logged_ = 0;
+      suppressed_ = 0;
+    }
+    if (logged_ >= kRefusalsLogged) {
+      ++suppressed_;
+      return;
+    }
+    ++logged_;
+    spdlog::warn("control socket: refused a request of uid {} gid {} pid {}: {}", peer.uid,
+                 peer.gid, peer.pid, why);
+  }
+
+ private:
+  static constexpr std::chrono::seconds kRefusalLogWindow{10};
+  static constexpr int kRefusalsLogged = 20;
+  std::chrono::steady_clock::time_point window_start_{};
+  int logged_ = 0;
+  uint64_t suppressed_ = 0;
+};
+
 template <class Protocol>
 struct BasicConnection final : Connection {
   explicit BasicConnection(typename Protocol::socket socket) : stream(std::move(socket)) {}
@@ -266,7 +296,7 @@ std::optional<PeerCredentials> PeerOf(Local::socket& socket) {
 
 // A TCP peer is nobody in particular: ids no account has, never root's 0.
 std::optional<PeerCredentials> PeerOf(Tcp::socket&) {
-  return PeerCredentials{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};
+  return PeerCredentials{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1), {}};
 }
 
 // What one acceptor serves, and its connections (touched only on the I/O thread).
@@ -275,21 +305,33 @@ struct Listener {
   bool metrics_only = false;  // TCP: only GET /metrics and /healthz reach the handler
   std::unordered_set<Connection*> connections;
   std::unordered_set<Connection*> refused;
+  // Open connections of peers other than root and the server's own user, by uid (UNIX only).
+  std::unordered_map<uid_t, size_t> per_user;
+  size_t unprivileged = 0;
 };
 
-// Takes a connection out of its set when its coroutine ends. Accept puts it in, so the count
-// is right even before the coroutine first runs.
+// Takes a connection out of its set, and out of its user's count, when its coroutine ends.
+// Accept puts it in, so the counts are right even before the coroutine first runs.
 class LeaveSetOnExit {
  public:
-  LeaveSetOnExit(std::unordered_set<Connection*>& set, Connection* connection)
-      : set_(set), connection_(connection) {}
-  ~LeaveSetOnExit() { set_.erase(connection_); }
+  LeaveSetOnExit(Listener& listener, std::unordered_set<Connection*>& set, Connection* connection,
+                 std::optional<uid_t> counted_user)
+      : listener_(listener), set_(set), connection_(connection), counted_user_(counted_user) {}
+  ~LeaveSetOnExit() {
+    set_.erase(connection_);
+    if (!counted_user_) return;
+    --listener_.unprivileged;
+    auto it = listener_.per_user.find(*counted_user_);
+    if (--it->second == 0) listener_.per_user.erase(it);
+  }
   LeaveSetOnExit(const LeaveSetOnExit&) = delete;
   LeaveSetOnExit& operator=(const LeaveSetOnExit&) = delete;
 
  private:
+  Listener& listener_;
   std::unordered_set<Connection*>& set_;
   Connection* connection_;
+  std::optional<uid_t> counted_user_;
 };
 
 void LogCoroutineFailure(std::exception_ptr failure) {
@@ -310,13 +352,19 @@ class ControlServer::Impl {
   Impl(Options options, ApiHandler handler)
       : options_(std::move(options)), handler_(std::move(handler)) {
     options_.handler_threads = std::max(1u, options_.handler_threads);
+    options_.shared_handler_threads = std::max(1u, options_.shared_handler_threads);
     options_.max_connections = std::max<size_t>(1, options_.max_connections);
+    options_.connections_per_user = std::max<size_t>(1, options_.connections_per_user);
+    options_.reserved_connections =
+        std::min(options_.reserved_connections, options_.max_connections - 1);
+    if (options_.access) policy_ = std::make_shared<const AccessPolicy>(*options_.access);
   }
 
   ~Impl() { Stop(); }
 
   void Start();
   void Stop();
+  void SetAccessPolicy(AccessPolicy policy);
   std::string MetricsEndpoint() const;
 
  private:
@@ -328,12 +376,21 @@ class ControlServer::Impl {
   void CloseOnIoThread();
   template <class Acceptor>
   asio::awaitable<void> Accept(Acceptor& acceptor, Listener& listener);
+  // Why a new connection of `peer` gets no slot; "" when it gets one.
+  std::string ConnectionRefusal(const Listener& listener, const PeerCredentials& peer,
+                                bool privileged) const;
   template <class Protocol>
   asio::awaitable<void> Serve(std::shared_ptr<BasicConnection<Protocol>> connection,
-                              Listener& listener);
+                              Listener& listener, PeerCredentials peer, bool privileged,
+                              std::optional<uid_t> counted_user);
   template <class Protocol>
   asio::awaitable<void> Refuse(std::shared_ptr<BasicConnection<Protocol>> connection,
-                               Listener& listener);
+                               Listener& listener, std::string message);
+  std::shared_ptr<const AccessPolicy> CurrentPolicy() const;
+  // The answer to a request refused on its header alone (over TCP: anything but metrics and
+  // health; on the socket: what the access policy refuses); nullopt to serve it.
+  std::optional<ApiResponse> Refusal(const Listener& listener, const http::request_header<>& header,
+                                     const PeerCredentials& peer);
   template <class Protocol>
   asio::awaitable<void> AnswerReadError(BasicConnection<Protocol>& connection,
                                         const beast::error_code& ec);
@@ -344,12 +401,16 @@ class ControlServer::Impl {
 
   Options options_;
   ApiHandler handler_;
+  const uid_t own_uid_ = geteuid();
+  mutable std::mutex policy_mutex_;
+  std::shared_ptr<const AccessPolicy> policy_;  // null: no policy
 
   // Declared before the objects using it so it is destroyed after them.
   asio::io_context io_{1};
   std::optional<Local::acceptor> acceptor_;
   std::optional<Tcp::acceptor> tcp_acceptor_;
-  std::optional<asio::thread_pool> pool_;
+  std::optional<asio::thread_pool> pool_;         // handlers of root and our own user
+  std::optional<asio::thread_pool> shared_pool_;  // everyone else's
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread io_thread_;
 
@@ -357,6 +418,7 @@ class ControlServer::Impl {
   Listener local_;
   Listener tcp_;
   bool stopping_ = false;
+  RefusalLog refusal_log_;
   std::string metrics_endpoint_;  // the TCP address bound, set by Start
 
   // The socket file we bound, so Stop never removes a file someone else put there since.
@@ -395,6 +457,7 @@ void ControlServer::Impl::Start() {
   }
 
   pool_.emplace(options_.handler_threads);
+  shared_pool_.emplace(options_.shared_handler_threads);
   work_.emplace(io_.get_executor());
   asio::co_spawn(io_, Accept(*acceptor_, local_), LogCoroutineFailure);
   if (tcp_acceptor_) asio::co_spawn(io_, Accept(*tcp_acceptor_, tcp_), LogCoroutineFailure);
@@ -487,6 +550,17 @@ void ControlServer::Impl::BindTcp() {
   }
 }
 
+void ControlServer::Impl::SetAccessPolicy(AccessPolicy policy) {
+  auto shared = std::make_shared<const AccessPolicy>(std::move(policy));
+  std::lock_guard lock(policy_mutex_);
+  policy_ = std::move(shared);
+}
+
+std::shared_ptr<const AccessPolicy> ControlServer::Impl::CurrentPolicy() const {
+  std::lock_guard lock(policy_mutex_);
+  return policy_;
+}
+
 std::string ControlServer::Impl::MetricsEndpoint() const {
   std::lock_guard lock(state_mutex_);
   return state_ == State::kRunning ? metrics_endpoint_ : "";
@@ -516,7 +590,8 @@ void ControlServer::Impl::Stop() {
     }
   }
   const bool on_io_thread = io_.get_executor().running_in_this_thread();
-  const bool on_own_thread = on_io_thread || pool_->get_executor().running_in_this_thread();
+  const bool on_own_thread = on_io_thread || pool_->get_executor().running_in_this_thread() ||
+                             shared_pool_->get_executor().running_in_this_thread();
   if (begin_close) {
     if (on_io_thread) {
       CloseOnIoThread();
@@ -533,7 +608,9 @@ void ControlServer::Impl::Stop() {
 
   std::lock_guard join_lock(join_mutex_);
   if (joined_) return;
-  pool_->join();  // handlers in flight finish; their answers are then written by the I/O thread
+  // Handlers in flight finish; their answers are then written by the I/O thread.
+  pool_->join();
+  shared_pool_->join();
   work_.reset();
   io_thread_.join();  // returns once every connection has finished
   joined_ = true;
@@ -571,30 +648,66 @@ asio::awaitable<void> ControlServer::Impl::Accept(Acceptor& acceptor, Listener& 
       continue;
     }
     auto connection = std::make_shared<BasicConnection<Protocol>>(std::move(socket));
-    if (listener.connections.size() < options_.max_connections) {
+    std::optional<PeerCredentials> peer = PeerOf(connection->stream.socket());
+    if (!peer) {
+      // Without knowing who asks, nobody could decide what they may do.
+      spdlog::warn("{}: cannot read peer credentials, closing", listener.name);
+      connection->stream.close();
+      continue;
+    }
+    // TCP peers are nobody in particular: only the overall limit applies to them.
+    const bool per_user_limits = !listener.metrics_only;
+    const bool privileged = per_user_limits && (peer->uid == 0 || peer->uid == own_uid_);
+    std::string refusal = ConnectionRefusal(listener, *peer, privileged);
+    if (refusal.empty()) {
       listener.connections.insert(connection.get());
-      asio::co_spawn(io_, Serve(std::move(connection), listener), LogCoroutineFailure);
+      std::optional<uid_t> counted_user;
+      if (per_user_limits && !privileged) {
+        counted_user = peer->uid;
+        ++listener.per_user[peer->uid];
+        ++listener.unprivileged;
+      }
+      asio::co_spawn(
+          io_, Serve(std::move(connection), listener, std::move(*peer), privileged, counted_user),
+          LogCoroutineFailure);
     } else if (listener.refused.size() < options_.max_connections) {
       listener.refused.insert(connection.get());
-      asio::co_spawn(io_, Refuse(std::move(connection), listener), LogCoroutineFailure);
+      asio::co_spawn(io_, Refuse(std::move(connection), listener, std::move(refusal)),
+                     LogCoroutineFailure);
     } else {
       connection->stream.close();
     }
   }
 }
 
+std::string ControlServer::Impl::ConnectionRefusal(const Listener& listener,
+                                                   const PeerCredentials& peer,
+                                                   bool privileged) const {
+  if (listener.connections.size() >= options_.max_connections) {
+    return "too many connections to the " + listener.name + " (" +
+           std::to_string(options_.max_connections) + ")";
+  }
+  if (privileged || listener.metrics_only) return "";
+  const size_t shared = options_.max_connections - options_.reserved_connections;
+  if (listener.unprivileged >= shared) {
+    return "too many connections to the " + listener.name + " from users other than root (" +
+           std::to_string(shared) + ")";
+  }
+  auto it = listener.per_user.find(peer.uid);
+  if (it != listener.per_user.end() && it->second >= options_.connections_per_user) {
+    return "too many connections to the " + listener.name + " from uid " +
+           std::to_string(peer.uid) + " (" + std::to_string(options_.connections_per_user) + ")";
+  }
+  return "";
+}
+
 template <class Protocol>
 asio::awaitable<void> ControlServer::Impl::Serve(
-    std::shared_ptr<BasicConnection<Protocol>> connection, Listener& listener) {
-  LeaveSetOnExit leave(listener.connections, connection.get());
+    std::shared_ptr<BasicConnection<Protocol>> connection, Listener& listener, PeerCredentials peer,
+    bool privileged, std::optional<uid_t> counted_user) {
+  LeaveSetOnExit leave(listener, listener.connections, connection.get(), counted_user);
   beast::basic_stream<Protocol>& stream = connection->stream;
-  std::optional<PeerCredentials> peer = PeerOf(stream.socket());
-  if (!peer) {
-    // Without knowing who asks, the handler could not decide what they may do.
-    if (!stopping_) spdlog::warn("{}: cannot read peer credentials, closing", listener.name);
-    Close(*connection);
-    co_return;
-  }
+  asio::thread_pool& pool = privileged ? *pool_ : *shared_pool_;
   beast::flat_buffer buffer;
   while (!stopping_) {
     http::request_parser<http::string_body> parser;
@@ -604,7 +717,10 @@ asio::awaitable<void> ControlServer::Impl::Serve(
 
     stream.expires_after(options_.read_timeout);
     auto [ec, unused] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-    if (!ec && !parser.is_done()) {
+    // Judged on the header alone, so a refused peer never makes us read or keep its body.
+    std::optional<ApiResponse> refused;
+    if (!ec) refused = Refusal(listener, parser.get(), peer);
+    if (!ec && !refused && !parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
         stream.expires_after(options_.write_timeout);
@@ -621,18 +737,18 @@ asio::awaitable<void> ControlServer::Impl::Serve(
 
     connection->busy = true;
     stream.expires_never();
+    // The unread body of a refused request is drained after the answer, then we close.
+    const bool body_unread = refused && !parser.is_done();
     http::request<http::string_body> message = parser.release();
-    ApiRequest request{std::string(message.method_string()), std::string(message.target()),
-                       std::move(message.body()), std::string(message[http::field::content_type]),
-                       *peer};
-    std::optional<ApiResponse> refused;
-    if (listener.metrics_only) refused = RefuseOverTcp(request);
     ApiResponse answer;
     if (refused) {
       answer = std::move(*refused);
     } else {
+      ApiRequest request{std::string(message.method_string()), std::string(message.target()),
+                         std::move(message.body()), std::string(message[http::field::content_type]),
+                         peer};
       answer = co_await asio::co_spawn(
-          *pool_,
+          pool,
           // Captures only pointers: GCC 12 mis-moves a coroutine lambda's non-trivial captures.
           // `request` lives in this frame until the handler's answer is back.
           [this, &request]() -> asio::awaitable<ApiResponse> {
@@ -641,8 +757,8 @@ asio::awaitable<void> ControlServer::Impl::Serve(
           asio::use_awaitable);
     }
 
-    auto response =
-        MakeResponse(std::move(answer), message.version(), message.keep_alive() && !stopping_);
+    auto response = MakeResponse(std::move(answer), message.version(),
+                                 message.keep_alive() && !stopping_ && !body_unread);
     stream.expires_after(options_.write_timeout);
     if (message.method() == http::verb::head) {
       // Content-Length as for GET, but no body may follow.
@@ -652,9 +768,30 @@ asio::awaitable<void> ControlServer::Impl::Serve(
       std::tie(ec, unused) = co_await http::async_write(stream, response, kNoThrow);
     }
     connection->busy = false;
+    if (!ec && body_unread) co_await Linger(*connection);
     if (ec || !response.keep_alive()) break;
   }
   Close(*connection);
+}
+
+std::optional<ApiResponse> ControlServer::Impl::Refusal(const Listener& listener,
+                                                        const http::request_header<>& header,
+                                                        const PeerCredentials& peer) {
+  ApiRequest request{std::string(header.method_string()), std::string(header.target()), "", "",
+                     peer};
+  if (listener.metrics_only) return RefuseOverTcp(request);
+  std::shared_ptr<const AccessPolicy> policy = CurrentPolicy();
+  if (!policy) return std::nullopt;
+  ApiOperation operation = ApiOperation::kNoSuchPath;
+  try {
+    operation = MatchRoute(request.method, request.target).operation;
+  } catch (const Error&) {
+    // A malformed path does nothing but earn a 400; it still needs what reading needs.
+  }
+  std::optional<std::string> refusal = RefusalOf(*policy, peer, operation);
+  if (!refusal) return std::nullopt;
+  refusal_log_.Refused(peer, *refusal);
+  return ApiResponse{403, "application/json", ErrorBody(Error::PermissionDenied(*refusal))};
 }
 
 template <class Protocol>
@@ -698,8 +835,9 @@ asio::awaitable<void> ControlServer::Impl::Linger(BasicConnection<Protocol>& con
 
 template <class Protocol>
 asio::awaitable<void> ControlServer::Impl::Refuse(
-    std::shared_ptr<BasicConnection<Protocol>> connection, Listener& listener) {
-  LeaveSetOnExit leave(listener.refused, connection.get());
+    std::shared_ptr<BasicConnection<Protocol>> connection, Listener& listener,
+    std::string message) {
+  LeaveSetOnExit leave(listener, listener.refused, connection.get(), std::nullopt);
   // Reading the request first lets the client see the answer rather than a broken pipe.
   http::request_parser<http::empty_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(
@@ -710,9 +848,7 @@ asio::awaitable<void> ControlServer::Impl::Refuse(
   auto [ec, unused] =
       co_await http::async_read_header(connection->stream, buffer, parser, kNoThrow);
   if (!ec && !stopping_) {
-    auto response = MakeErrorResponse(http::status::service_unavailable,
-                                      "too many connections to the " + listener.name + " (" +
-                                          std::to_string(options_.max_connections) + ")");
+    auto response = MakeErrorResponse(http::status::service_unavailable, message);
     connection->stream.expires_after(options_.write_timeout);
     std::tie(ec, unused) = co_await http::async_write(connection->stream, response, kNoThrow);
     if (!ec) co_await Linger(*connection);
@@ -738,6 +874,10 @@ void ControlServer::Start() {
 
 void ControlServer::Stop() {
   impl_->Stop();
+}
+
+void ControlServer::SetAccessPolicy(AccessPolicy policy) {
+  impl_->SetAccessPolicy(std::move(policy));
 }
 
 std::string ControlServer::MetricsEndpoint() const {

@@ -1,6 +1,7 @@
-// The control API's HTTP/1.1 server on a UNIX socket (and, for metrics only, on TCP). It only moves
-// requests and responses: what a request means is the ApiHandler's business. Beast stays inside
-// control_server.cc.
+// The control API's HTTP/1.1 server on a UNIX socket (and, for metrics only, on TCP). It moves
+// requests and responses and decides who may send what (the access policy, judged on the route
+// table before the handler sees anything): what a request means is the ApiHandler's business.
+// Beast stays inside control_server.cc.
 #pragma once
 
 #include <sys/types.h>
@@ -8,8 +9,10 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "control/access_policy.h"
 #include "control/api_message.h"
 
 namespace snapd {
@@ -25,7 +28,19 @@ class ControlServer {
     std::chrono::seconds read_timeout{10};        // for a whole request, and idle keep-alive
     std::chrono::seconds write_timeout{30};
     size_t max_connections = 64;  // connections beyond this are answered 503 and closed
+    // Peers other than root and this process's own user: each uid may hold this many
+    // connections, and all of them together max_connections - reserved_connections, so that
+    // root always finds a free one. Beyond that they are answered 503. UNIX socket only.
+    size_t connections_per_user = 16;
+    size_t reserved_connections = 8;
+    // Handlers of root and this process's user run on their own threads, so that no other
+    // user's slow requests (a listing of a slow S3) hold theirs up.
     unsigned handler_threads = 2;
+    unsigned shared_handler_threads = 2;  // for everyone else, TCP metrics scrapes included
+    // Who may do what over the UNIX socket; refusals are answered 403 before the handler is
+    // called and logged. nullopt: whoever can connect may do anything (the socket's mode and
+    // group are the only check).
+    std::optional<AccessPolicy> access;
     // "host:port" ("[v6]:port"; ":port" = every IPv4 address) on which GET /metrics and
     // GET /healthz are served over TCP as well; "" = no TCP. Nothing else is served there:
     // other paths are answered 404 and other methods 405 without reaching the handler, whose
@@ -51,6 +66,9 @@ class ControlServer {
   // called from inside the handler it only begins the stop, and the destructor (or a later
   // Stop from another thread) waits for the threads.
   void Stop();
+
+  // Replaces the access policy (on reload); requests read after this call are judged by it.
+  void SetAccessPolicy(AccessPolicy policy);
 
   // The TCP address bound for metrics ("127.0.0.1:9469", "[::1]:9469") while running; "" when
   // there is none or the server is not running.

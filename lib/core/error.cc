@@ -22,6 +22,8 @@ std::string_view ErrorKindName(ErrorKind kind) {
       return "corrupt";
     case ErrorKind::kCancelled:
       return "cancelled";
+    case ErrorKind::kPermissionDenied:
+      return "permission_denied";
   }
   return "unknown";
 }

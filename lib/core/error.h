@@ -9,13 +9,14 @@
 namespace snapd {
 
 enum class ErrorKind {
-  kInvalidInput,  // the caller asked for something malformed: fix the request, do not retry
-  kNotFound,      // the named thing does not exist
-  kConflict,      // refused because of current state (a job is running, name taken)
-  kTransient,     // may succeed if retried (timeouts, resets, 5xx)
-  kPermanent,     // will fail again the same way (access denied, no such bucket)
-  kCorrupt,       // data failed an integrity check
-  kCancelled,     // stopped on request (shutdown, user cancel)
+  kInvalidInput,      // the caller asked for something malformed: fix the request, do not retry
+  kNotFound,          // the named thing does not exist
+  kConflict,          // refused because of current state (a job is running, name taken)
+  kTransient,         // may succeed if retried (timeouts, resets, 5xx)
+  kPermanent,         // will fail again the same way (access denied, no such bucket)
+  kCorrupt,           // data failed an integrity check
+  kCancelled,         // stopped on request (shutdown, user cancel)
+  kPermissionDenied,  // the caller may not do this (control socket access): ask someone who may
 };
 
 std::string_view ErrorKindName(ErrorKind kind);
@@ -33,6 +34,9 @@ class Error : public std::runtime_error {
   static Error Permanent(const std::string& m) { return Error(ErrorKind::kPermanent, m); }
   static Error Corrupt(const std::string& m) { return Error(ErrorKind::kCorrupt, m); }
   static Error Cancelled(const std::string& m) { return Error(ErrorKind::kCancelled, m); }
+  static Error PermissionDenied(const std::string& m) {
+    return Error(ErrorKind::kPermissionDenied, m);
+  }
 
   // The same error with "context: " put in front of its message.
   Error WithContext(std::string_view context) const;

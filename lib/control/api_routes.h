@@ -1,0 +1,46 @@
+// The control API's route table: which operation a method and path ask for. The router
+// dispatches on it and the access policy judges it, so the two never disagree about a request.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace snapd {
+
+enum class ApiOperation {
+  // Reading: nothing on disk, in S3 or in etcd changes.
+  kHealth,         // GET /healthz
+  kMetrics,        // GET /metrics
+  kStatus,         // GET /v1/status
+  kListSnapshots,  // GET /v1/snapshots
+  kGetJob,         // GET /v1/jobs/{id}
+  kVerify,         // POST /v1/verify: starts a job, but only reads snapshots back
+  // Changing snapshots or what a restore leaves behind.
+  kSave,     // POST /v1/snapshots
+  kDelete,   // DELETE /v1/snapshots/{name}
+  kPrune,    // POST /v1/prune
+  kRestore,  // POST /v1/restore
+  // No operation: answered 405 and 404 without doing anything.
+  kWrongMethod,
+  kNoSuchPath,
+};
+
+struct ApiRoute {
+  ApiOperation operation = ApiOperation::kNoSuchPath;
+  std::vector<std::string> path;  // the target's path segments, percent-decoded
+  std::string allowed_methods;    // for kWrongMethod: "GET", "GET or POST", ...
+};
+
+// Matches "/v1/snapshots/x?y" (empty segments are skipped, the query ignored). Throws
+// Error::InvalidInput for bad percent-encoding in the path.
+ApiRoute MatchRoute(std::string_view method, std::string_view target);
+
+// The operation as messages name it: "save", "delete", "list", ...; "" for kWrongMethod and
+// kNoSuchPath.
+std::string_view OperationName(ApiOperation operation);
+
+// Save, delete, prune and restore: what only root may do unless configured otherwise.
+bool ChangesState(ApiOperation operation);
+
+}  // namespace snapd
