@@ -8,6 +8,7 @@
 
 #include "core/encoding.h"
 #include "core/error.h"
+#include "etcd/snapshot_sequence.h"
 
 namespace snapd {
 namespace {
@@ -19,12 +20,6 @@ bool IsBlank(std::string_view s) {
     if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
   }
   return true;
-}
-
-// gRPC codes for which trying again later may work: CANCELLED, UNKNOWN, DEADLINE_EXCEEDED,
-// RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE.
-bool IsTransientGrpcCode(int code) {
-  return code == 1 || code == 2 || code == 4 || code == 8 || code == 10 || code == 14;
 }
 
 // `message` holds "error": the 3.4 gateway streams {"error":{"grpc_code","message",...}}; a
@@ -95,18 +90,13 @@ void GatewayStreamDecoder::Finish() {
     nlohmann::json message = nlohmann::json::parse(last, nullptr, /*allow_exceptions=*/false);
     if (!message.is_object()) {
       throw Error::Transient(std::string(kWhere) + "cut inside a message after " +
-                             std::to_string(sent_) + " of " + std::to_string(total_) +
+                             std::to_string(sequence_.bytes_decoded()) + " of " +
+                             std::to_string(sequence_.database_size()) +
                              " bytes (etcd went away mid-snapshot?)");
     }
     HandleMessage(last);
   }
-  if (!started_) {
-    throw Error::Transient(std::string(kWhere) + "ended before any data (etcd closed the stream)");
-  }
-  if (!trailer_seen_) {
-    throw Error::Transient(std::string(kWhere) + "cut after " + std::to_string(sent_) + " of " +
-                           std::to_string(total_) + " bytes (etcd went away mid-snapshot?)");
-  }
+  sequence_.Finish();
 }
 
 void GatewayStreamDecoder::HandleMessage(std::string_view line) {
@@ -131,31 +121,7 @@ void GatewayStreamDecoder::HandleMessage(std::string_view line) {
     }
   }
 
-  if (trailer_seen_) {
-    throw Error::Corrupt(std::string(kWhere) + "message after the SHA-256 trailer");
-  }
-  if (!started_) {
-    started_ = true;
-    total_ = remaining + blob_.size();
-    if (total_ == 0) throw Error::Corrupt(std::string(kWhere) + "etcd announced an empty database");
-  } else if (sent_ == total_) {
-    // All data is in: this must be the trailer message.
-    if (remaining != 0 || blob_.size() != kTrailerSize) {
-      throw Error::Corrupt(std::string(kWhere) + "expected the 32-byte SHA-256 trailer, got " +
-                           std::to_string(blob_.size()) + " bytes");
-    }
-    trailer_seen_ = true;
-    out_.Write(blob_);
-    return;
-  }
-  if (blob_.empty() || sent_ + blob_.size() > total_ ||
-      remaining != total_ - sent_ - blob_.size()) {
-    throw Error::Corrupt(std::string(kWhere) + "remaining_bytes " + std::to_string(remaining) +
-                         " does not follow from " + std::to_string(sent_ + blob_.size()) + " of " +
-                         std::to_string(total_) + " bytes");
-  }
-  sent_ += blob_.size();
-  out_.Write(blob_);
+  sequence_.Accept(remaining, blob_);
 }
 
 }  // namespace snapd

@@ -9,13 +9,14 @@
 #include <string_view>
 
 #include "core/byte_sink.h"
+#include "etcd/snapshot_sequence.h"
 
 namespace snapd {
 
 class GatewayStreamDecoder {
  public:
   // Decoded snapshot bytes (data, then the trailer) go to `out` as they arrive.
-  explicit GatewayStreamDecoder(ByteSink& out) : out_(out) {}
+  explicit GatewayStreamDecoder(ByteSink& out) : sequence_(out) {}
 
   // Takes the next bytes of the HTTP body, split anywhere. Throws snapd::Error for an error
   // object from etcd, a malformed message or one that breaks the remaining_bytes sequence.
@@ -26,23 +27,19 @@ class GatewayStreamDecoder {
   void Finish();
 
   // The database size announced by the first message (0 before it).
-  uint64_t database_size() const { return total_; }
-  uint64_t bytes_decoded() const { return sent_ + (trailer_seen_ ? kTrailerSize : 0); }
+  uint64_t database_size() const { return sequence_.database_size(); }
+  uint64_t bytes_decoded() const { return sequence_.bytes_decoded(); }
 
   // Longest message accepted; etcd sends 32 KiB blobs (about 44 KiB of JSON).
   static constexpr size_t kMaxMessageSize = 8 << 20;
-  static constexpr size_t kTrailerSize = 32;
+  static constexpr size_t kTrailerSize = SnapshotSequence::kTrailerSize;
 
  private:
   void HandleMessage(std::string_view line);
 
-  ByteSink& out_;
   std::string pending_;  // an incomplete line carried over between Feed calls
   std::string blob_;     // reused decode buffer
-  bool started_ = false;
-  bool trailer_seen_ = false;
-  uint64_t total_ = 0;
-  uint64_t sent_ = 0;
+  SnapshotSequence sequence_;
 };
 
 }  // namespace snapd

@@ -176,6 +176,9 @@ HttpResponse HttpClient::Perform(const HttpRequest& request) {
                            static_cast<long>(request.stall_timeout.count())),
           "low speed time");
   }
+  if (request.http2) {
+    Check(curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE), "HTTP/2");
+  }
   if (!request.unix_socket.empty()) {
     Check(curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, request.unix_socket.c_str()),
           "unix socket");

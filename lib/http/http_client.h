@@ -47,6 +47,9 @@ struct HttpRequest {
   std::string proxy;                          // "" = from the environment, "none" = no proxy
   TlsOptions tls;
   bool head = false;  // a HEAD request: no body is read
+  // HTTP/2 only (gRPC): without TLS straight away (prior knowledge, as gRPC clients do), with
+  // TLS by ALPN. Trailers then arrive in HttpResponse::headers after the body's headers.
+  bool http2 = false;
 };
 
 struct HttpResponse {

@@ -1,0 +1,230 @@
+// gRPC calls (Maintenance/Snapshot, Maintenance/Status) and the transport choice.
+#include "etcd/grpc_etcd_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+
+#include "core/error.h"
+#include "etcd/gateway_etcd_client.h"
+#include "etcd/grpc_snapshot_decoder.h"
+#include "etcd/protobuf_wire.h"
+
+namespace snapd {
+namespace {
+
+// An empty request message (SnapshotRequest and StatusRequest have no fields).
+constexpr std::string_view kEmptyMessage("\0\0\0\0\0", 5);
+
+// grpc-message is percent-encoded (gRPC over HTTP/2 spec).
+std::string PercentDecoded(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(text[i + 1]) &&
+        std::isxdigit(text[i + 2])) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else if (static_cast<unsigned char>(text[i]) >= 0x20) {
+      out += text[i];
+    }
+  }
+  return out.substr(0, 300);
+}
+
+// Errors the gRPC layer reports: an HTTP status other than 200 (not a gRPC server), a missing
+// grpc-status (the stream was cut before its trailers), or a non-zero one (etcd's error).
+void CheckGrpcStatus(const HttpResponse& response, const std::string& what) {
+  if (response.status != 200) {
+    throw Error::Permanent(what + ": HTTP " + std::to_string(response.status) +
+                           " (not a gRPC answer)");
+  }
+  const std::string status = response.Header("grpc-status");
+  if (status.empty()) {
+    throw Error::Transient(what + ": the answer ended without a gRPC status (cut?)");
+  }
+  int code = -1;
+  try {
+    code = std::stoi(status);
+  } catch (const std::exception&) {
+  }
+  if (code == 0) return;
+  const std::string message = PercentDecoded(response.Header("grpc-message"));
+  throw Error(IsTransientGrpcCode(code) ? ErrorKind::kTransient : ErrorKind::kPermanent,
+              what + ": etcd answered an error: " + (message.empty() ? "(no message)" : message) +
+                  " (grpc code " + status + ")");
+}
+
+HttpResponse Perform(const HttpRequest& request, const std::string& what) {
+  try {
+    return HttpClient().Perform(request);
+  } catch (const Error& e) {
+    throw e.WithContext(what);
+  }
+}
+
+// Collects a unary call's one response message.
+class UnaryResponseSink final : public ByteSink {
+ public:
+  void Write(std::string_view chunk) override {
+    frames_.Feed(chunk, [this](std::string_view message) {
+      if (++count_ > 1) throw Error::Corrupt("etcd gRPC: more than one response message");
+      message_.assign(message);
+    });
+  }
+  const std::string& message() const { return message_; }
+  bool complete() const { return count_ == 1 && frames_.AtBoundary(); }
+
+ private:
+  GrpcFrameReader frames_;
+  std::string message_;
+  int count_ = 0;
+};
+
+}  // namespace
+
+EtcdStatus ParseStatusResponse(std::string_view message) {
+  EtcdStatus status;
+  ProtobufReader reader(message);
+  ProtobufField field;
+  while (reader.Next(field)) {
+    switch (field.number) {
+      case 1:
+        if (field.wire_type == 2) {
+          ProtobufReader header(field.bytes_value);
+          ProtobufField h;
+          while (header.Next(h)) {
+            if (h.number == 2 && h.wire_type == 0) status.member_id = h.number_value;
+          }
+        }
+        break;
+      case 2:
+        if (field.wire_type == 2) status.version.assign(field.bytes_value);
+        break;
+      case 3:
+        if (field.wire_type == 0) status.db_size = field.number_value;
+        break;
+      case 4:
+        if (field.wire_type == 0) status.leader = field.number_value;
+        break;
+      case 5:
+        if (field.wire_type == 0) status.raft_index = field.number_value;
+        break;
+      default:
+        break;
+    }
+  }
+  return status;
+}
+
+HttpRequest GrpcEtcdClient::MakeRequest(const std::string& method) const {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = endpoint_.url + "/etcdserverpb.Maintenance/" + method;
+  request.headers = {{"Content-Type", "application/grpc"}, {"TE", "trailers"}};
+  request.body = kEmptyMessage;
+  request.tls = endpoint_.tls;
+  request.proxy = "none";  // etcd is local; an HTTP(S)_PROXY meant for S3 must not catch it
+  request.http2 = true;
+  return request;
+}
+
+void GrpcEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
+                              const std::function<void(uint64_t)>& on_size) {
+  const std::string what = "etcd snapshot from " + endpoint_.url + " (gRPC)";
+  GrpcSnapshotDecoder decoder(sink);
+  struct DecoderSink final : ByteSink {
+    DecoderSink(GrpcSnapshotDecoder& d, const std::function<void(uint64_t)>& s)
+        : decoder(d), on_size(s) {}
+    void Write(std::string_view chunk) override {
+      decoder.Feed(chunk);
+      // The first message announces the database size; the stream adds the trailer to it.
+      if (!size_reported && decoder.started()) {
+        size_reported = true;
+        if (on_size) on_size(decoder.database_size() + SnapshotSequence::kTrailerSize);
+      }
+    }
+    GrpcSnapshotDecoder& decoder;
+    const std::function<void(uint64_t)>& on_size;
+    bool size_reported = false;
+  } decoder_sink(decoder, on_size);
+
+  HttpRequest request = MakeRequest("Snapshot");
+  request.response_sink = &decoder_sink;
+  request.cancel = cancel;
+  request.stall_timeout = std::chrono::seconds(60);
+  HttpResponse response = Perform(request, what);
+  CheckGrpcStatus(response, what);
+  try {
+    decoder.Finish();
+  } catch (const Error& e) {
+    throw e.WithContext(what);
+  }
+}
+
+EtcdStatus GrpcEtcdClient::Status(std::chrono::milliseconds timeout) {
+  const std::string what = "etcd status from " + endpoint_.url + " (gRPC)";
+  UnaryResponseSink body;
+  HttpRequest request = MakeRequest("Status");
+  request.response_sink = &body;
+  request.timeout = timeout;
+  request.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  if (request.connect_timeout.count() < 1) request.connect_timeout = std::chrono::seconds(1);
+  HttpResponse response = Perform(request, what);
+  CheckGrpcStatus(response, what);
+  if (!body.complete()) throw Error::Corrupt(what + ": no complete response message");
+  try {
+    return ParseStatusResponse(body.message());
+  } catch (const Error& e) {
+    throw e.WithContext(what);
+  }
+}
+
+AutoEtcdClient::AutoEtcdClient(EtcdEndpoint endpoint)
+    : grpc_(std::make_unique<GrpcEtcdClient>(endpoint)),
+      gateway_(std::make_unique<GatewayEtcdClient>(std::move(endpoint))) {}
+
+AutoEtcdClient::~AutoEtcdClient() = default;
+
+std::string AutoEtcdClient::transport() const {
+  std::lock_guard lock(mutex_);
+  return chosen_;
+}
+
+EtcdClient& AutoEtcdClient::Decide() {
+  {
+    std::lock_guard lock(mutex_);
+    if (chosen_ == "grpc") return *grpc_;
+    if (chosen_ == "gateway") return *gateway_;
+  }
+  std::string chosen;
+  try {
+    grpc_->Status(std::chrono::seconds(5));
+    chosen = "grpc";
+  } catch (const Error& grpc_error) {
+    // gRPC failed: the gateway answering shows it is the transport here (an HTTP/1.1-only
+    // proxy in between resets HTTP/2); both failing means etcd is away: decide later.
+    try {
+      gateway_->Status(std::chrono::seconds(5));
+    } catch (const Error&) {
+      return *grpc_;
+    }
+    chosen = "gateway: gRPC failed (" + std::string(grpc_error.what()) + ")";
+  }
+  std::lock_guard lock(mutex_);
+  if (chosen_.empty()) {
+    spdlog::info("etcd transport: {}", chosen);
+    chosen_ = chosen.substr(0, chosen.find(':'));
+  }
+  return chosen_ == "grpc" ? *grpc_ : *gateway_;
+}
+
+void AutoEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
+                              const std::function<void(uint64_t)>& on_size) {
+  Decide().Snapshot(sink, cancel, on_size);
+}
+
+EtcdStatus AutoEtcdClient::Status(std::chrono::milliseconds timeout) {
+  return Decide().Status(timeout);
+}
+
+}  // namespace snapd
