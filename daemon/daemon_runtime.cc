@@ -118,8 +118,14 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   }
   EtcdEndpoint endpoint{c.etcd_endpoint, {}};
   if (c.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(c);
-  r.etcd_ = std::make_unique<GatewayEtcdClient>(endpoint);
-  GatewayEtcdClient* etcd = r.etcd_.get();
+  if (c.etcd_transport == "gateway") {
+    r.etcd_ = std::make_unique<GatewayEtcdClient>(endpoint);
+  } else if (c.etcd_transport == "grpc") {
+    r.etcd_ = std::make_unique<GrpcEtcdClient>(endpoint);
+  } else {
+    r.etcd_ = std::make_unique<AutoEtcdClient>(endpoint);
+  }
+  EtcdClient* etcd = r.etcd_.get();
   r.etcd_health_ = std::make_unique<StoreHealth>(
       "etcd", [etcd] { etcd->Status(std::chrono::seconds(2)); }, std::chrono::seconds(15),
       std::chrono::seconds(5));
@@ -131,6 +137,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
     s3.client = S3ClientOptionsFromConfig(c.s3);
     s3.client.cancel = stopping;
     s3.folder = c.s3.folder;
+    s3.upload_concurrency = c.s3.upload_concurrency;
     s3.node_name = c.node_name;
     s3.token_hash = [&c] { return ReadTokenHash(c); };
     r.s3_ = std::make_unique<S3Store>(s3);

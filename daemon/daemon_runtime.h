@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "control/api_router.h"
 #include "etcd/gateway_etcd_client.h"
+#include "etcd/grpc_etcd_client.h"
 #include "metrics/snapshot_metrics.h"
 #include "schedule/cron_schedule.h"
 #include "store/local_store.h"
@@ -49,7 +50,7 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   const Clock& clock_;
   SnapshotMetrics& metrics_;
   std::optional<CronSchedule> schedule_;
-  std::unique_ptr<GatewayEtcdClient> etcd_;
+  std::unique_ptr<EtcdClient> etcd_;
   std::unique_ptr<StoreHealth> etcd_health_;  // probes etcd for k3s_snapd_etcd_up
   std::unique_ptr<LocalStore> local_;
   std::unique_ptr<S3Store> s3_;

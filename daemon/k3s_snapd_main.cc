@@ -3,6 +3,7 @@
 // invalid), SIGTERM/SIGINT stop within seconds, cancelling a running save cleanly.
 #include <grp.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -15,7 +16,9 @@
 
 #include "backup/job_runner.h"
 #include "config/config_loader.h"
+#include "control/access_policy.h"
 #include "control/control_server.h"
+#include "control/peer_credentials.h"
 #include "control/service_notifier.h"
 #include "core/error.h"
 #include "core/logging.h"
@@ -46,6 +49,18 @@ std::string ServiceStatus(const JobRunner& jobs) {
   }
   if (ok) return "last snapshot " + ok->snapshot + " at " + FormatRfc3339(ok->finished_at);
   return "running, no snapshot yet";
+}
+
+// Who may use the control socket: root and our own user everything, the socket's group (set
+// at start) what control-socket-group-access says.
+AccessPolicy SocketAccess(const Config& config, gid_t socket_group) {
+  AccessPolicy policy;
+  policy.daemon_uid = geteuid();
+  policy.group = socket_group;
+  if (const struct group* entry = ::getgrgid(socket_group)) policy.group_name = entry->gr_name;
+  policy.group_access = ParseGroupAccess(config.control_socket_group_access);
+  policy.unmapped_uid = UnmappedPeerUid();
+  return policy;
 }
 
 // The runtime requests and jobs use; replaced whole on reload.
@@ -103,6 +118,9 @@ int Run(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Over a file-size limit a write must fail with EFBIG (the save then fails and says so),
+  // not kill the daemon.
+  signal(SIGXFSZ, SIG_IGN);
 
   ControlServer::Options server_options;
   server_options.socket_path = config.control_socket;
@@ -119,6 +137,11 @@ int Run(const std::vector<std::string>& args) {
     }
     server_options.socket_group = g->gr_gid;
   }
+  // Without control-socket-group the socket keeps the group it was created with: ours.
+  const gid_t socket_group = server_options.socket_group != static_cast<gid_t>(-1)
+                                 ? server_options.socket_group
+                                 : getegid();
+  server_options.access = SocketAccess(config, socket_group);
   ControlServer server(server_options,
                        [&current](const ApiRequest& r) { return current.Get()->Handle(r); });
   current.Get()->Start();
@@ -136,6 +159,18 @@ int Run(const std::vector<std::string>& args) {
   heartbeat = now_seconds();
   notifier.StartWatchdog([&] { return now_seconds() - heartbeat.load() < 10; });
   spdlog::info("k3s-snapd {} started, control socket {}", K3S_SNAPD_VERSION, config.control_socket);
+  {
+    const AccessPolicy& access = *server_options.access;
+    spdlog::info("control socket: root may do everything, group {} (gid {}) may {}",
+                 access.group_name.empty() ? "-" : access.group_name, access.group,
+                 config.control_socket_group_access);
+    if (access.unmapped_uid != static_cast<uid_t>(-1)) {
+      spdlog::info(
+          "control socket: this user namespace shows other users as uid {}; the socket's "
+          "mode and group alone decide which of them get in, and they count as group members",
+          access.unmapped_uid);
+    }
+  }
   if (!config.metrics_address.empty()) {
     spdlog::info("metrics served on http://{}/metrics", server.MetricsEndpoint());
   }
@@ -162,6 +197,7 @@ int Run(const std::vector<std::string>& args) {
           current.Set(pending);
           pending->Start();
           SetUpLogging(pending->config().log_level);
+          server.SetAccessPolicy(SocketAccess(pending->config(), socket_group));
         });
         pending.reset();
         spdlog::info("configuration reloaded");
@@ -184,6 +220,10 @@ int Run(const std::vector<std::string>& args) {
         if (next.control_socket != config.control_socket) {
           spdlog::warn("control-socket changed to {}: takes effect at the next restart",
                        next.control_socket);
+        }
+        if (next.control_socket_group != config.control_socket_group) {
+          spdlog::warn("control-socket-group changed to \"{}\": takes effect at the next restart",
+                       next.control_socket_group);
         }
         pending = DaemonRuntime::Build(next, jobs, clock, &stopping, metrics);
         if (jobs.Running()) spdlog::info("reload waits for the running job to finish");

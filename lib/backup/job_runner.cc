@@ -1,7 +1,11 @@
 // The one-job-at-a-time runner.
 #include "backup/job_runner.h"
 
+#include <algorithm>
+
 #include <chrono>
+
+#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 
@@ -41,8 +45,17 @@ JobRunner::~JobRunner() {
 }
 
 uint64_t JobRunner::Begin(const std::string& kind) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (shut_down_) throw Error::Cancelled("k3s-snapd is shutting down");
+  // A verify only reads: a save must not wait for it (nor be skipped because of it, which would
+  // let anyone allowed to verify hold off the schedule). It is cancelled and the save goes on.
+  const bool is_save =
+      std::find(kSaveJobKinds.begin(), kSaveJobKinds.end(), kind) != kSaveJobKinds.end();
+  if (running_ && is_save && Find(*running_)->kind == "verify") {
+    spdlog::info("cancelling verify job {}: a {} takes precedence", *running_, kind);
+    cancel_ = true;
+    changed_.wait_for(lock, std::chrono::seconds(30), [this] { return !running_; });
+  }
   if (running_) {
     const JobState* job = Find(*running_);
     std::string what = job->kind + " job " + std::to_string(job->id);
@@ -61,16 +74,21 @@ uint64_t JobRunner::Begin(const std::string& kind) {
 }
 
 void JobRunner::Finish(uint64_t id, const std::string& error) {
+  std::string kind;
   {
     std::lock_guard lock(mutex_);
     if (JobState* job = Find(id)) {
       job->state = error.empty() ? "succeeded" : "failed";
       job->error = error;
       job->finished_at = UnixSeconds(clock_.Now());
+      kind = job->kind;
     }
     running_.reset();
   }
   changed_.notify_all();
+  // The log is where an operator looks first: a failed job (a scheduled save above all, which
+  // no client waits for) must say why there, not only in status.
+  if (!error.empty()) spdlog::error("{} job {} failed: {}", kind.empty() ? "a" : kind, id, error);
 }
 
 uint64_t JobRunner::Start(const std::string& kind, Work work) {

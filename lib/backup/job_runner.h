@@ -1,6 +1,7 @@
 // Runs k3s-snapd's jobs one at a time: a save, delete or prune while another job runs is
 // refused with kConflict naming the running job, never interleaved (k3s #10371 corrupted
-// snapshots that way). Keeps the recent jobs' states for `snapctl` to poll.
+// snapshots that way). A save cancels a running verify instead of waiting for it. Keeps the recent
+// jobs' states for `snapctl` to poll.
 #pragma once
 
 #include <atomic>

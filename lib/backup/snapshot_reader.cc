@@ -22,7 +22,7 @@ class HashingSource final : public ByteSource {
 
   size_t Read(char* buffer, size_t size) override {
     if (progress_.cancel != nullptr && progress_.cancel->load()) {
-      throw Error::Cancelled("reading the snapshot was cancelled");
+      throw Error::Cancelled("reading the snapshot was cancelled (shutdown, or a save)");
     }
     size_t n = in_.Read(buffer, size);
     hash_.Update(buffer, n);

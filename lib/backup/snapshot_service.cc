@@ -230,6 +230,11 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
     }
   } catch (const Error& e) {
     abort_all();
+    // Every store failed mid-stream (a full disk, S3 gone): their errors say why, not the
+    // etcd stream that carried their failure out.
+    if (std::all_of(targets.begin(), targets.end(), [](auto& t) { return !t.error.empty(); })) {
+      throw Error::Permanent("snapshot " + name + ": " + JoinErrors(targets));
+    }
     throw e.WithContext("snapshot " + name);
   } catch (const std::exception& e) {
     abort_all();

@@ -28,6 +28,7 @@ struct S3Config {
   std::string proxy;                  // etcd-s3-proxy ("" = from environment, "none" disables)
   bool insecure = false;              // etcd-s3-insecure (http instead of https)
   std::chrono::seconds timeout{300};  // etcd-s3-timeout (Go duration: 5m, 30s, 1h)
+  int upload_concurrency = 4;         // etcd-s3-upload-concurrency: parts in flight
 };
 
 struct Config {
@@ -47,6 +48,7 @@ struct Config {
   std::string encryption_recipients;
   std::string encryption_identity_file;                  // etcd-snapshot-encryption-identity-file
   std::string etcd_endpoint = "https://127.0.0.1:2379";  // etcd-endpoint
+  std::string etcd_transport = "auto";                   // etcd-transport: auto|grpc|gateway
   std::string etcd_cacert;  // etcd-cacert, default ${data-dir}/server/tls/etcd/server-ca.crt
   std::string etcd_cert;    // etcd-cert,   default ${data-dir}/server/tls/etcd/client.crt
   std::string etcd_key;     // etcd-key,    default ${data-dir}/server/tls/etcd/client.key
@@ -55,8 +57,10 @@ struct Config {
   std::string token_file;   // token-file, default ${data-dir}/server/token
   std::string control_socket = "/run/k3s-snapd/snapd.sock";  // control-socket
   std::string control_socket_group;  // control-socket-group: name or number, "" = daemon's group
-  std::string metrics_address;       // metrics-address: "host:port" of /metrics, "" = off
-  std::string log_level = "info";    // log-level: trace|debug|info|warn|error
+  // control-socket-group-access: read|write, what members of that group may do
+  std::string control_socket_group_access = "read";
+  std::string metrics_address;     // metrics-address: "host:port" of /metrics, "" = off
+  std::string log_level = "info";  // log-level: trace|debug|info|warn|error
   S3Config s3;
   // Where each key's value came from: "<file path>", "--<flag>", "env AWS_...",
   // "credential <name>" (systemd), "file <path>" (a *-file key), or "default".

@@ -2,6 +2,7 @@
 // pure except for secret files, read through ConfigInputs::read_file.
 #include "config/config_loader.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -235,7 +236,10 @@ void ApplyFlags(Config& config, const std::vector<std::string>& flags) {
     const std::string flag = name;
     const ConfigKey* key = FindConfigKey(std::string_view(flag).substr(2));
     if (key == nullptr) {
-      std::string message = flag + ": unknown flag";
+      // As typed, unless that would break the one-line message (found by fuzzing).
+      const bool plain = std::none_of(flag.begin(), flag.end(),
+                                      [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+      std::string message = (plain ? flag : QuoteForMessage(flag)) + ": unknown flag";
       std::string_view closest = ClosestConfigKey(std::string_view(flag).substr(2));
       if (!closest.empty()) message += " (did you mean --" + std::string(closest) + "?)";
       throw Error::InvalidInput(message);

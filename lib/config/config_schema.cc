@@ -41,6 +41,10 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
     {"etcd-snapshot-encryption-identity-file", Top(&Config::encryption_identity_file), "", "", "",
      kPlain, "", VC::kOptionalAbsolutePath,
      "age identity file (AGE-SECRET-KEY-...) that verify and restore decrypt with"},
+    {"etcd-transport", Top(&Config::etcd_transport), "auto", "", "", kPlain, "auto|grpc|gateway",
+     VC::kNone,
+     "how snapshots are read: native gRPC (as etcdctl), the gRPC-gateway, or auto (gRPC when "
+     "etcd answers it)"},
     {"etcd-endpoint", Top(&Config::etcd_endpoint), "https://127.0.0.1:2379", "", "", kPlain, "",
      VC::kHttpUrl, "etcd client URL (its gRPC gateway serves snapshots)"},
     {"etcd-cacert", Top(&Config::etcd_cacert), "${data-dir}/server/tls/etcd/server-ca.crt", "", "",
@@ -59,6 +63,10 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      "", VC::kNone, "UNIX socket of the control API used by snapctl"},
     {"control-socket-group", Top(&Config::control_socket_group), "", "", "", kPlain, "", VC::kGroup,
      "group owning the control socket (name or number); \"\" for the daemon's"},
+    {"control-socket-group-access", Top(&Config::control_socket_group_access), "read", "", "",
+     kPlain, "read|write", VC::kNone,
+     "what members of the control socket's group may do: read (status, ls, verify) or write "
+     "(save, delete, prune, restore too)"},
     {"metrics-address", Top(&Config::metrics_address), "", "", "", kPlain, "", VC::kHostPort,
      "host:port serving /metrics and /healthz over TCP; \"\" turns it off"},
     {"log-level", Top(&Config::log_level), "info", "", "", kPlain, "trace|debug|info|warn|error",
@@ -98,6 +106,8 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      VC::kNone, "use http instead of https"},
     {"etcd-s3-timeout", S3(&S3Config::timeout), "5m", "etcd-s3-timeout", "", kPlain, "",
      VC::kPositive, "time limit of each S3 operation (Go duration or seconds)"},
+    {"etcd-s3-upload-concurrency", S3(&S3Config::upload_concurrency), "4", "", "", kPlain, "",
+     VC::kPositiveInt, "multipart parts uploaded at once while the snapshot streams (1 to 64)"},
 });
 
 std::size_t EditDistance(std::string_view a, std::string_view b) {

@@ -47,6 +47,7 @@ enum class ValueCheck {
   kNamePrefix,            // non-empty, only [A-Za-z0-9._-], no ".."
   kNodeName,              // non-empty, no '/'
   kNonNegative,           // int >= 0
+  kPositiveInt,           // int 1..64
   kPositive,              // duration > 0
   kOptionalAbsolutePath,  // "" or starts with '/'
   kHostPort,              // "" or host:port, host an IP ([v6] in brackets) or a DNS name

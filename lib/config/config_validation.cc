@@ -263,6 +263,9 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
           if (key.check == ValueCheck::kNonNegative && value < 0) {
             return "must not be negative, got " + std::to_string(value);
           }
+          if (key.check == ValueCheck::kPositiveInt && (value < 1 || value > 64)) {
+            return "must be 1 to 64, got " + std::to_string(value);
+          }
           return "";
         } else if constexpr (std::is_same_v<T, std::chrono::seconds>) {
           if (key.check == ValueCheck::kPositive && value.count() <= 0) {

@@ -76,7 +76,11 @@ S3Endpoint::S3Endpoint(std::string_view endpoint, std::string bucket, BucketLook
   while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.back()))) {
     rest.remove_suffix(1);
   }
-  const std::string quoted = "\"" + std::string(endpoint) + "\"";
+  // Messages are one line: control characters show as '?'.
+  std::string quoted = "\"" + std::string(endpoint) + "\"";
+  std::replace_if(
+      quoted.begin(), quoted.end(),
+      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }, '?');
   if (StartsWithIgnoreCase(rest, "https://")) {
     scheme_ = "https";
     rest.remove_prefix(8);
@@ -94,7 +98,11 @@ S3Endpoint::S3Endpoint(std::string_view endpoint, std::string bucket, BucketLook
     throw Error::InvalidInput("etcd-s3-endpoint " + quoted +
                               " has a path; give host[:port] only (the bucket is separate)");
   }
-  if (rest.find_first_of("@?# ") != std::string_view::npos) {
+  // White space and control characters would end up in the Host header (found by fuzzing).
+  const bool odd_byte = std::any_of(rest.begin(), rest.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  });
+  if (odd_byte || rest.find_first_of("@?#") != std::string_view::npos) {
     throw Error::InvalidInput("etcd-s3-endpoint " + quoted + " is not host[:port]");
   }
   host_ = std::string(rest);

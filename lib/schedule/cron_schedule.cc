@@ -143,7 +143,12 @@ CronSchedule CronSchedule::Parse(std::string_view spec, std::string_view default
 }
 
 std::optional<SystemTime> CronSchedule::Next(SystemTime after) const {
-  if (every_) return SystemTime(std::chrono::floor<std::chrono::seconds>(after) + *every_);
+  if (every_) {
+    // A long @every (up to Go's 292 years) from now overflows SystemTime's nanoseconds.
+    const SystemTime start = std::chrono::floor<std::chrono::seconds>(after);
+    if (start > SystemTime::max() - *every_) return std::nullopt;  // every_ >= 1 s
+    return start + *every_;
+  }
   return NextInZone(fields_, *zone_, after);
 }
 

@@ -39,7 +39,8 @@ class CronSchedule {
   // nine years (e.g. "0 0 30 2 *"). Field specs fire on whole minutes of the zone's wall clock: a
   // wall-clock time skipped by a DST change does not fire, one repeated fires at each occurrence.
   // "@every d" fires at the whole second before `after` plus d (robfig's ConstantDelaySchedule),
-  // d truncated to whole seconds and at least 1 s.
+  // d truncated to whole seconds and at least 1 s; std::nullopt when that is past SystemTime's
+  // range (the year 2262).
   std::optional<SystemTime> Next(SystemTime after) const;
 
   const std::string& spec() const { return spec_; }

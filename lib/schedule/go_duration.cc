@@ -91,8 +91,9 @@ std::chrono::nanoseconds ParseGoDuration(std::string_view text) {
                                      (static_cast<double>(unit) / scale));
       if (value > kMaxMagnitude) Fail(text, "overflow");
     }
+    // Both are at most 2^63: checked before adding, as the sum may not fit (found by fuzzing).
+    if (value > kMaxMagnitude - total) Fail(text, "overflow");
     total += value;
-    if (total > kMaxMagnitude) Fail(text, "overflow");
   }
   if (negative) {
     return std::chrono::nanoseconds(total == kMaxMagnitude ? INT64_MIN

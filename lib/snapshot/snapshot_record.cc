@@ -35,7 +35,9 @@ std::string RecordToMetadataJson(const SnapshotRecord& r) {
       {"tokenBackup", r.token_backup ? "true" : "false"},
   };
   if (!r.error.empty()) j["error"] = r.error;
-  return j.dump();
+  // Node names and error texts are bytes, not always UTF-8: show such bytes as U+FFFD rather
+  // than throw (a strict dump throws nlohmann's type_error, and the record is not written).
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool MergeMetadataJson(std::string_view body, SnapshotRecord& record) {

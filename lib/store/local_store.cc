@@ -62,10 +62,16 @@ void WriteFileDurably(const std::string& dir, const std::string& name, const std
   FileDescriptor fd(
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd.get() < 0) ThrowSystemError("create " + tmp, errno);
-  ::fchmod(fd.get(), 0600);
-  WriteAll(fd.get(), body.data(), body.size(), tmp);
-  if (::fsync(fd.get()) != 0) ThrowSystemError("fsync " + tmp, errno);
-  fd.Close(tmp);
+  try {
+    ::fchmod(fd.get(), 0600);
+    WriteAll(fd.get(), body.data(), body.size(), tmp);
+    if (::fsync(fd.get()) != 0) ThrowSystemError("fsync " + tmp, errno);
+    fd.Close(tmp);
+  } catch (...) {
+    // A full disk must not keep half a record (and its space) until the next cleanup.
+    ::unlink(tmp.c_str());
+    throw;
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());

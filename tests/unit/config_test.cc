@@ -195,6 +195,9 @@ TEST_CASE("unknown keys and flags are named, with a suggestion when close", "[co
   CHECK(ErrorOf(WithFlags({"--etcd-s4"})) == "--etcd-s4: unknown flag (did you mean --etcd-s3?)");
   CHECK(ErrorOf(WithFlags({"--node-nmae", "x"})) ==
         "--node-nmae: unknown flag (did you mean --node-name?)");
+  // Messages are one line, whatever the flag holds.
+  CHECK(ErrorOf(WithFlags({"--etcd-s3-\nnode-name: x"})) ==
+        "\"--etcd-s3-\\nnode-name: x\": unknown flag");
   // Not a flag at all; the value after '=' is never shown (it may be a secret).
   const std::string message = ErrorOf(WithFlags({"-token=hunter2"}));
   CHECK(message.find("\"-token\"") != std::string::npos);

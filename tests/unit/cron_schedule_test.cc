@@ -275,6 +275,9 @@ TEST_CASE("cron @every counts from the whole second", "[cron]") {
   // The zone does not matter for a fixed interval.
   CHECK(NextAfter("CRON_TZ=America/New_York @every 1h", "2024-11-03T05:30:00Z") ==
         "2024-11-03T06:30:00Z");
+  // Go durations reach 292 years; past 2262 a time point overflows (found by fuzzing).
+  CHECK(NextAfter("@every 2000000h", "2024-05-15T10:30:00Z") == "2252-07-12T18:30:00Z");
+  CHECK(NextAfter("@every 2562047h47m16s", "2024-05-15T10:30:00Z") == "never");
 }
 
 TEST_CASE("cron leap days and specs that never fire", "[cron]") {
@@ -452,6 +455,10 @@ TEST_CASE("go durations parse like time.ParseDuration", "[cron]") {
     INFO(bad);
     CHECK_THROWS_AS(ParseGoDuration(bad), Error);
   }
+  // Two terms of 2^63 ns each wrapped a 64-bit sum to 0 (found by fuzzing).
+  CHECK(ParseGoDuration("-9223372036854775808ns") == std::chrono::nanoseconds::min());
+  CHECK_THROWS_AS(ParseGoDuration("-9223372036854775808ns9223372036854775808ns"), Error);
+  CHECK_THROWS_AS(ParseGoDuration("9223372036854775807ns1ns"), Error);
   try {
     ParseGoDuration("1d");
     FAIL("no error");

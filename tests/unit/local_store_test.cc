@@ -690,3 +690,33 @@ TEST_CASE("a new job does not inherit an old cancel", "[store]") {
   runner.Run("prune", [&](JobContext& c) { cancelled = c.cancel()->load(); });
   CHECK_FALSE(cancelled);
 }
+
+TEST_CASE("a save cancels a running verify instead of being refused", "[store]") {
+  FixedClock clock;
+  JobRunner runner(clock);
+  std::atomic<bool> verifying{false};
+  uint64_t verify = runner.Start("verify", [&](JobContext& c) {
+    verifying = true;
+    while (!c.cancel()->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    throw Error::Cancelled("reading the snapshot was cancelled");
+  });
+  while (!verifying) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  bool save_saw_cancel = true;
+  JobState save =
+      runner.Run("scheduled-save", [&](JobContext& c) { save_saw_cancel = c.cancel()->load(); });
+  CHECK(save.state == "succeeded");
+  CHECK_FALSE(save_saw_cancel);
+  CHECK(runner.Get(verify)->state == "failed");
+  CHECK_THAT(runner.Get(verify)->error, Catch::Contains("cancelled"));
+
+  // Anything else still waits its turn: a prune is refused while a verify runs.
+  std::atomic<bool> release{false};
+  uint64_t blocking = runner.Start("verify", [&](JobContext&) {
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  RequireError([&] { runner.Run("prune", [](JobContext&) {}); }, ErrorKind::kConflict,
+               "another job is running: verify");
+  release = true;
+  // The job reads `release`, which goes out of scope before `runner` does (ASan found this).
+  CHECK(runner.Wait(blocking, std::chrono::seconds(10))->state == "succeeded");
+}

@@ -106,6 +106,13 @@ TEST_CASE("endpoints: malformed settings are refused by name", "[s3]") {
                ErrorKind::kInvalidInput, "only http and https");
   RequireError([] { S3Endpoint("user@host", "b", BucketLookup::kAuto, false); },
                ErrorKind::kInvalidInput, "not host[:port]");
+  // Nothing that would reach the Host header as white space or a control character.
+  for (const char* bad : {"host\r\nX-Injected: 1", "host\t:9000", "ho st", "host\x7f"}) {
+    RequireError([&] { S3Endpoint(bad, "b", BucketLookup::kPath, false); },
+                 ErrorKind::kInvalidInput, "not host[:port]");
+  }
+  RequireError([] { S3Endpoint("https://a\nb", "b", BucketLookup::kPath, false); },
+               ErrorKind::kInvalidInput, "etcd-s3-endpoint \"https://a?b\" is not host[:port]");
   RequireError([] { S3Endpoint("host", "", BucketLookup::kAuto, false); }, ErrorKind::kInvalidInput,
                "etcd-s3-bucket is empty");
   RequireError([] { S3Endpoint("127.0.0.1:9000", "snaps", BucketLookup::kDns, true); },

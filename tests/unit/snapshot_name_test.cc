@@ -241,6 +241,19 @@ TEST_CASE("record metadata JSON round trips", "[names]") {
   CHECK(back.size == 0);
 }
 
+TEST_CASE("record metadata is written when a node name or error is not UTF-8", "[names]") {
+  // Found by fuzzing: a strict JSON dump threw, so a failed save's record was never written.
+  SnapshotRecord r = SampleRecord();
+  r.node = "caf\xe9";
+  r.status = "failed";
+  r.error = "open /srv/\xff/snapshots: Permission denied";
+  SnapshotRecord back;
+  REQUIRE(MergeMetadataJson(RecordToMetadataJson(r), back));
+  CHECK(back.node == "caf\uFFFD");
+  CHECK(back.error == "open /srv/\uFFFD/snapshots: Permission denied");
+  CHECK(back.status == "failed");
+}
+
 TEST_CASE("metadata that is not ours leaves the record untouched", "[names]") {
   SnapshotRecord original = SampleRecord();
   std::vector<std::string> foreign = {

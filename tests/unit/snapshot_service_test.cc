@@ -258,4 +258,93 @@ TEST_CASE("verify and restore routes check their input and a live etcd", "[servi
   CHECK(ReadFile(done->result["staged"].get<std::string>()) == f.etcd.snapshot);
 }
 
+TEST_CASE("answers stay JSON when names, paths and targets are not UTF-8", "[service]") {
+  // Found by fuzzing: a strict JSON dump threw on such bytes, and the request got a 500.
+  Fixture f(Compression::kNone, false);
+  const std::string odd_name = "etcd-snapshot-caf\xe9-1795000000";  // Latin-1, as k3s may leave
+  std::ofstream(f.tmp.path + "/db/snapshots/" + odd_name) << "not a snapshot";
+  ApiBackend backend;
+  backend.service = f.service.get();
+  backend.jobs = &f.jobs;
+  backend.etcd = &f.etcd;
+  backend.config_summary = {{"etcd-snapshot-dir", "/srv/k3s-\xff/snapshots"}};
+  ApiRouter router(backend);
+  auto get = [&](const std::string& target) {
+    ApiRequest request;
+    request.method = "GET";
+    request.target = target;
+    return router.Handle(request);
+  };
+
+  ApiResponse list = get("/v1/snapshots");
+  CHECK(list.status == 200);
+  const nlohmann::json listed = nlohmann::json::parse(list.body);
+  REQUIRE(listed["snapshots"].size() == 1);
+  CHECK(listed["snapshots"][0]["name"] == "etcd-snapshot-caf\uFFFD-1795000000");
+
+  ApiResponse status = get("/v1/status");
+  CHECK(status.status == 200);
+  CHECK(nlohmann::json::parse(status.body)["config"]["etcd-snapshot-dir"] ==
+        "/srv/k3s-\uFFFD/snapshots");
+
+  ApiResponse missing = get("/v1/\xaa");
+  CHECK(missing.status == 404);
+  CHECK(nlohmann::json::parse(missing.body)["error"] == "no such endpoint: GET /v1/\uFFFD");
+}
+
+namespace {
+
+// A store whose disk is full: every write fails as write(2) with ENOSPC would.
+class FullDiskStore final : public SnapshotStore {
+ public:
+  class Writer final : public SnapshotWriter {
+   public:
+    void Write(std::string_view) override {
+      throw Error::Permanent("write /db/snapshots/x.part: No space left on device");
+    }
+    void SetTokenBackup(std::string) override {}
+    SnapshotRecord Commit(const SnapshotRecord&) override {
+      throw Error::InvalidInput("nothing to commit");
+    }
+    void Abort() noexcept override {}
+  };
+  std::string_view Kind() const override { return "local"; }
+  std::unique_ptr<SnapshotWriter> Create(const std::string&) override {
+    return std::make_unique<Writer>();
+  }
+  std::vector<SnapshotRecord> List() override { return {}; }
+  std::unique_ptr<ByteSource> Open(const std::string& name) override {
+    throw Error::NotFound(name);
+  }
+  void Remove(const std::string& name) override { throw Error::NotFound(name); }
+  std::string ReadTokenBackup(const std::string& name) override { throw Error::NotFound(name); }
+  int RemoveIncomplete() override { return 0; }
+};
+
+}  // namespace
+
+TEST_CASE("a save every store failed names the stores' errors, not etcd", "[service]") {
+  // The failure leaves etcd's stream through its sink, but the full disk is what the operator
+  // must read in status and the log.
+  FullDiskStore store;
+  StreamingEtcd etcd;
+  StepClock clock;
+  SnapshotServiceOptions options;
+  options.node_name = "n1";
+  SnapshotService service(options, etcd, {&store}, clock);
+  JobRunner jobs{clock};
+  std::string message;
+  try {
+    jobs.Run("save", [&](JobContext& job) { service.Save("on-demand", job); });
+    FAIL("the save succeeded");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kPermanent);
+    message = e.what();
+  }
+  CHECK(message ==
+        "snapshot on-demand-n1-1800000000: local: write /db/snapshots/x.part: No space left on "
+        "device");
+  CHECK_THAT(message, !Catch::Contains("etcd"));
+}
+
 }  // namespace snapd
