@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/config_schema.h"
@@ -155,8 +157,39 @@ const ConfigKey& FileKey(const std::string& path, const std::string& name) {
   return *key;
 }
 
+// Takes parser events and keeps nothing: for counting documents.
+class IgnoreYamlEvents final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7's LoadAll never returns on some malformed streams (a lone ",": yaml-cpp #1040,
+// found by fuzzing), adding empty documents until memory runs out. Every document after the
+// first starts with a 3-byte marker, so a stream with more than that allows is refused first.
+void CheckYamlDocumentCount(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  IgnoreYamlEvents ignore;
+  const size_t most = text.size() / 3 + 2;
+  for (size_t count = 0; parser.HandleNextDocument(ignore);) {
+    if (++count > most) throw YAML::ParserException(YAML::Mark::null_mark(), "malformed stream");
+  }
+}
+
 std::vector<YAML::Node> ParseYamlDocuments(const ConfigFile& file) {
   try {
+    CheckYamlDocumentCount(file.text);
     return YAML::LoadAll(file.text);
   } catch (const YAML::Exception& e) {
     std::string where = file.path;

@@ -1,11 +1,13 @@
-// Fuzzes etcd's native gRPC snapshot stream decoder (gRPC frames of protobuf SnapshotResponse)
-// and the protobuf field reader under it: split anywhere, a body decodes the same as whole.
+// Fuzzes etcd's native gRPC snapshot stream decoder (gRPC frames of protobuf SnapshotResponse),
+// the protobuf field reader under it and the StatusResponse parser: split anywhere, a body
+// decodes the same as whole.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "core/error.h"
+#include "etcd/grpc_etcd_client.h"
 #include "etcd/grpc_snapshot_decoder.h"
 #include "etcd/protobuf_wire.h"
 #include "fuzz_input.h"
@@ -63,6 +65,12 @@ void ReadFields(std::string_view message) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body = snapd::fuzz::AsText(data, size);
   ReadFields(body);
+  try {
+    const snapd::EtcdStatus status = snapd::ParseStatusResponse(body);
+    Check(status.version.size() <= body.size(), "the version is part of the message");
+  } catch (const snapd::Error& e) {
+    Check(e.kind() == snapd::ErrorKind::kCorrupt, "a bad StatusResponse is corrupt");
+  }
   const Outcome whole = Decode(body, body.size() + 1);
   const Outcome pieces = Decode(body, snapd::fuzz::PieceSizeFor(body, 64));
 

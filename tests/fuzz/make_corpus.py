@@ -100,6 +100,10 @@ def grpc_seeds():
     put(t, "three-blobs", grpc(database(2000, 4), 700))
     put(t, "no-header", grpc(database(512, 5), 32768, header=False))
     put(t, "empty-database", grpc(b"", 32768))
+    # A StatusResponse message: header {member_id}, version, dbSize, leader, raftIndex.
+    header = b"\x08" + varint(0x1234567890) + b"\x10" + varint(0xABCDEF)
+    put(t, "status-response", b"\x0a" + varint(len(header)) + header + b"\x12\x053.5.9" +
+        b"\x18" + varint(1 << 20) + b"\x20" + varint(0xABCDEF) + b"\x28" + varint(12345))
 
 
 def config_seeds():
