@@ -14,6 +14,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/file_descriptor.h"
 #include "pipeline/age_decrypt_source.h"
 #include "pipeline/age_encrypt_sink.h"
 #include "pipeline/zip_compress_sink.h"
@@ -447,28 +448,19 @@ class StagedFile final : public ByteSink {
  public:
   explicit StagedFile(std::string path) : path_(std::move(path)), part_(path_ + ".part") {
     ::unlink(part_.c_str());
-    fd_ = ::open(part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd_ < 0) ThrowSystemError("create " + part_, errno);
+    fd_.Reset(::open(part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd_.get() < 0) ThrowSystemError("create " + part_, errno);
   }
   ~StagedFile() override {
-    if (fd_ >= 0) ::close(fd_);
+    fd_.Reset();
     if (!done_) ::unlink(part_.c_str());
   }
 
-  void Write(std::string_view chunk) override {
-    while (!chunk.empty()) {
-      ssize_t n = ::write(fd_, chunk.data(), chunk.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) ThrowSystemError("write " + part_, errno);
-      chunk.remove_prefix(static_cast<size_t>(n));
-    }
-  }
+  void Write(std::string_view chunk) override { WriteAll(fd_.get(), chunk, part_); }
 
   void Commit() {
-    if (::fsync(fd_) != 0) ThrowSystemError("fsync " + part_, errno);
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) ThrowSystemError("close " + part_, errno);
+    if (::fsync(fd_.get()) != 0) ThrowSystemError("fsync " + part_, errno);
+    fd_.Close(part_);
     if (::rename(part_.c_str(), path_.c_str()) != 0) ThrowSystemError("rename " + part_, errno);
     done_ = true;
   }
@@ -476,7 +468,7 @@ class StagedFile final : public ByteSink {
  private:
   std::string path_;
   std::string part_;
-  int fd_ = -1;
+  FileDescriptor fd_;
   bool done_ = false;
 };
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -33,6 +34,18 @@ class FileDescriptor {
  private:
   int fd_;
 };
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR; `path` names it in errors.
+inline void WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowSystemError("write " + path, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
 
 // Makes the entries of `dir` (a rename, a new file) durable.
 inline void SyncDirectory(const std::string& dir) {

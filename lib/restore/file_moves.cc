@@ -68,20 +68,6 @@ void RemoveTreeAt(int parent_fd, const std::string& name, const std::string& sho
   }
 }
 
-void WriteAll(int fd, const std::string& content, const std::string& path) {
-  const char* data = content.data();
-  size_t size = content.size();
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowSystemError("write " + path, errno);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 }  // namespace
 
 bool PathExists(const std::string& path) {

@@ -37,18 +37,6 @@ void MakeDir(const std::string& path) {
   ::chmod(path.c_str(), 0700);  // umask may have narrowed it further; never wider
 }
 
-void WriteAll(int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowSystemError("write " + path, errno);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 // The temporary name of `dir`/`name` while it is written: a dot-file, which no snapshot name
 // (nor its record) can be, so cleanup can tell it apart.
 std::string TempPathOf(const std::string& dir, const std::string& name) {
@@ -64,7 +52,7 @@ void WriteFileDurably(const std::string& dir, const std::string& name, const std
   if (fd.get() < 0) ThrowSystemError("create " + tmp, errno);
   try {
     ::fchmod(fd.get(), 0600);
-    WriteAll(fd.get(), body.data(), body.size(), tmp);
+    WriteAll(fd.get(), body, tmp);
     if (::fsync(fd.get()) != 0) ThrowSystemError("fsync " + tmp, errno);
     fd.Close(tmp);
   } catch (...) {
@@ -137,7 +125,7 @@ class LocalWriter final : public SnapshotWriter {
   void Write(std::string_view chunk) override {
     if (buffer_.size() + chunk.size() > kWriteBuffer) Flush();
     if (chunk.size() >= kWriteBuffer) {
-      WriteAll(fd_.get(), chunk.data(), chunk.size(), part_);
+      WriteAll(fd_.get(), chunk, part_);
     } else {
       buffer_.append(chunk);
     }
@@ -189,7 +177,7 @@ class LocalWriter final : public SnapshotWriter {
 
  private:
   void Flush() {
-    WriteAll(fd_.get(), buffer_.data(), buffer_.size(), part_);
+    WriteAll(fd_.get(), buffer_, part_);
     buffer_.clear();
   }
 
