@@ -58,10 +58,12 @@ class SnapshotStage final : public ByteSink {
 // them for the record.
 class TeeSink final : public ByteSink {
  public:
-  explicit TeeSink(std::vector<SaveTarget>& targets) : targets_(targets) {}
+  // `hashed`: hash what passes; without encoders the stored bytes are the snapshot itself,
+  // whose digest the integrity check already computes.
+  TeeSink(std::vector<SaveTarget>& targets, bool hashed) : targets_(targets), hashed_(hashed) {}
 
   void Write(std::string_view chunk) override {
-    hash_.Update(chunk);
+    if (hashed_) hash_.Update(chunk);
     size_ += chunk.size();
     bool any = false;
     for (SaveTarget& t : targets_) {
@@ -82,6 +84,7 @@ class TeeSink final : public ByteSink {
 
  private:
   std::vector<SaveTarget>& targets_;
+  bool hashed_;
   Sha256 hash_;
   uint64_t size_ = 0;
 };
@@ -197,7 +200,8 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
   };
 
   SnapshotIntegrity integrity;
-  TeeSink tee(targets);
+  const bool encoded = encoding.encrypted || encoding.compression != Compression::kNone;
+  TeeSink tee(targets, encoded);
   // Encoders in the order a restore undoes them: compress, then encrypt.
   std::unique_ptr<EncodingSink> encrypt;
   std::unique_ptr<EncodingSink> compress;
@@ -221,7 +225,7 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
     snapshot = integrity.Finish();
     if (compress) compress->Finish();
     if (encrypt) encrypt->Finish();
-    digest = tee.Finish();
+    digest = encoded ? tee.Finish() : snapshot;
     if (encoding.encrypted) {
       if (std::string sealed = SealedToken(name); !sealed.empty()) {
         for (SaveTarget& t : targets) {
