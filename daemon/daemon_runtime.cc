@@ -26,15 +26,6 @@ Error ConfigError(const Config& config, const std::string& key, const std::strin
   return Error::InvalidInput(source + ": " + key + ": " + message);
 }
 
-std::string ReadTokenHash(const Config& config) {
-  if (!config.token.empty()) return TokenHash(config.token);
-  std::ifstream in(config.token_file);
-  if (!in) return "";
-  std::stringstream text;
-  text << in.rdbuf();
-  return TokenHash(text.str());
-}
-
 // The server token as k3s keeps it (the whole file), for the encrypted backup beside each
 // snapshot; "" when there is none.
 std::string ReadToken(const Config& config) {
@@ -44,6 +35,11 @@ std::string ReadToken(const Config& config) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// TokenHash ignores the surrounding white space ReadToken keeps.
+std::string ReadTokenHash(const Config& config) {
+  return TokenHash(ReadToken(config));
 }
 
 // Read at each verify or restore, not at start: the key may live off the node and be brought
