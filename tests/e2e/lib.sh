@@ -174,8 +174,12 @@ assert_contains() {
   [[ $1 == *"$2"* ]] || fail "expected output to contain '$2', got: $1"
 }
 
-# Names of listed snapshots, one a line.
-listed_names() { snapctl ls -o json | python3 -c 'import json,sys; [print(r["name"]) for r in json.load(sys.stdin)]'; }
+# Names of listed snapshots, one a line. Written in one piece, so a reader that stops early
+# (`| head -n 1`, `| grep -q`) finds them in the pipe instead of failing the writer with EPIPE.
+listed_names() {
+  snapctl ls -o json |
+    python3 -c 'import json,sys; sys.stdout.write("".join(r["name"] + "\n" for r in json.load(sys.stdin)))'
+}
 
 assert_no_part_files() {
   local parts
