@@ -39,6 +39,15 @@ Sha256Digest Sha256::Finish() {
   return digest;
 }
 
+Sha256Digest Sha256::FinishWith(std::string_view more) const {
+  Sha256 copy;
+  if (EVP_MD_CTX_copy_ex(copy.context_->ctx, context_->ctx) != 1) {
+    throw Error::Permanent("sha256: cannot copy digest state");
+  }
+  copy.Update(more);
+  return copy.Finish();
+}
+
 Sha256Digest Sha256::Of(std::string_view data) {
   Sha256 h;
   h.Update(data);

@@ -22,6 +22,9 @@ class Sha256 {
   void Update(std::string_view data) { Update(data.data(), data.size()); }
   // Ends the computation; the object may not be updated afterwards.
   Sha256Digest Finish();
+  // The digest of everything so far followed by `more`, leaving this computation as it was:
+  // two digests of a common prefix for the price of one pass.
+  Sha256Digest FinishWith(std::string_view more) const;
 
   static Sha256Digest Of(std::string_view data);
   static std::string HexOf(std::string_view data);

@@ -57,6 +57,40 @@ uint64_t ParseRemaining(const nlohmann::json& result) {
   return value;
 }
 
+// etcd's gateway writes every data message as {"result":{"remaining_bytes":"N","blob":"..."}}
+// (the last one without remaining_bytes). That shape is read directly, which is several times
+// faster than a JSON parser building a 44 KiB string per message; anything else (an error,
+// other fields, escapes, bad base64) returns false and goes through the parser, which also
+// words the errors.
+bool DecodePlainMessage(std::string_view line, uint64_t& remaining, std::string& blob) {
+  constexpr std::string_view kHead = R"({"result":{)";
+  constexpr std::string_view kRemaining = R"("remaining_bytes":")";
+  constexpr std::string_view kBlob = R"("blob":")";
+  constexpr std::string_view kTail = R"("}})";
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+  if (!line.starts_with(kHead)) return false;
+  line.remove_prefix(kHead.size());
+  remaining = 0;
+  if (line.starts_with(kRemaining)) {
+    line.remove_prefix(kRemaining.size());
+    auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), remaining);
+    const size_t digits = static_cast<size_t>(end - line.data());
+    if (ec != std::errc() || line.substr(digits, 2) != "\",") return false;
+    line.remove_prefix(digits + 2);
+  }
+  if (!line.starts_with(kBlob) || !line.ends_with(kTail) ||
+      line.size() < kBlob.size() + kTail.size()) {
+    return false;
+  }
+  blob.clear();
+  try {
+    Base64DecodeAppend(line.substr(kBlob.size(), line.size() - kBlob.size() - kTail.size()), blob);
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void GatewayStreamDecoder::Feed(std::string_view bytes) {
@@ -101,6 +135,11 @@ void GatewayStreamDecoder::Finish() {
 
 void GatewayStreamDecoder::HandleMessage(std::string_view line) {
   if (IsBlank(line)) return;
+  uint64_t remaining = 0;
+  if (DecodePlainMessage(line, remaining, blob_)) {
+    sequence_.Accept(remaining, blob_);
+    return;
+  }
   nlohmann::json message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (message.is_discarded() || !message.is_object()) {
     throw Error::Corrupt(std::string(kWhere) + "message is not a JSON object");
@@ -110,7 +149,7 @@ void GatewayStreamDecoder::HandleMessage(std::string_view line) {
   if (result == message.end() || !result->is_object()) {
     throw Error::Corrupt(std::string(kWhere) + "message has no \"result\" object");
   }
-  uint64_t remaining = ParseRemaining(*result);
+  remaining = ParseRemaining(*result);
   blob_.clear();
   if (auto blob = result->find("blob"); blob != result->end()) {
     if (!blob->is_string()) throw Error::Corrupt(std::string(kWhere) + "blob is not a string");

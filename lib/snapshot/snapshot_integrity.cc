@@ -9,7 +9,6 @@
 namespace snapd {
 
 void SnapshotIntegrity::Write(std::string_view chunk) {
-  whole_.Update(chunk);
   size_ += chunk.size();
   if (chunk.size() >= sizeof tail_) {
     // The old tail and all but the last 32 bytes of the chunk are content.
@@ -37,11 +36,12 @@ SnapshotDigest SnapshotIntegrity::Finish() {
     throw Error::Corrupt("snapshot size " + std::to_string(size_) +
                          " is not a database size plus a 32-byte SHA-256 trailer (truncated?)");
   }
+  Sha256Digest whole = content_.FinishWith(std::string_view(tail_, sizeof tail_));
   Sha256Digest expected = content_.Finish();
   if (!std::equal(expected.begin(), expected.end(), reinterpret_cast<const uint8_t*>(tail_))) {
     throw Error::Corrupt("snapshot SHA-256 trailer does not match its content");
   }
-  return SnapshotDigest{size_, DigestHex(whole_.Finish())};
+  return SnapshotDigest{size_, DigestHex(whole)};
 }
 
 }  // namespace snapd

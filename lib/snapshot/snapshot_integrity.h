@@ -24,8 +24,9 @@ class SnapshotIntegrity final : public ByteSink {
   SnapshotDigest Finish();
 
  private:
-  Sha256 content_;  // everything but the trailing 32 bytes seen so far
-  Sha256 whole_;
+  // Everything but the last 32 bytes seen so far; the whole file's digest is this plus the
+  // tail, so every byte is hashed once.
+  Sha256 content_;
   char tail_[32];  // the last bytes seen: the trailer candidate
   size_t tail_size_ = 0;
   uint64_t size_ = 0;

@@ -405,3 +405,35 @@ TEST_CASE("malformed streams fail with clear kinds", "[gateway]") {
     CHECK(Decode(crlf, {333}) == WithTrailer(data));
   }
 }
+
+TEST_CASE("messages of other shapes decode like the gateway's own", "[gateway]") {
+  // The decoder reads etcd's exact message shape directly and leaves any other JSON to a
+  // parser: both must give the same bytes for the same meaning.
+  const std::string data = RandomBytes(kBlob + 100, 21);
+  const std::string first = data.substr(0, kBlob), last = data.substr(kBlob);
+  const Sha256Digest digest = Sha256::Of(data);
+  const std::string trailer(reinterpret_cast<const char*>(digest.data()), 32);
+  const std::string remaining = std::to_string(last.size());
+  const std::vector<std::string> firsts = {
+      R"({"result":{"remaining_bytes":")" + remaining + R"(","blob":")" + Base64Encode(first) +
+          R"("}})",
+      R"({"result":{"header":{"cluster_id":"1","revision":"7"},"remaining_bytes":")" + remaining +
+          R"(","blob":")" + Base64Encode(first) + R"("}})",
+      R"({"result":{"blob":")" + Base64Encode(first) + R"(","remaining_bytes":")" + remaining +
+          R"("}})",
+      R"({ "result" : { "remaining_bytes" : )" + remaining + R"(, "blob" : ")" +
+          Base64Encode(first) + R"(" } }  )",
+      R"({"result":{"remaining_bytes":")" + remaining + R"(","blob":")" + Base64Encode(first) +
+          R"("}})" + "\r",
+  };
+  for (const std::string& message : firsts) {
+    INFO(message.substr(0, 80));
+    // The last data message announces 0 remaining: the trailer follows.
+    StringSink sink;
+    GatewayStreamDecoder decoder(sink);
+    decoder.Feed(message + "\n" + Message(0, last));
+    decoder.Feed(Message(0, trailer));
+    decoder.Finish();
+    CHECK(sink.bytes == data + trailer);
+  }
+}
