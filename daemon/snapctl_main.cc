@@ -46,6 +46,7 @@ Commands:
   status    etcd, stores, schedule, last success and failure, running job
   verify    read snapshots back and check them (--all for every one)
   restore   restore etcd (k3s or plain etcd) from a snapshot
+  cancel    stop the running job (a save leaves nothing behind)
   help      show help of snapctl or of a command
 
 Global options:
@@ -124,6 +125,18 @@ saves since the daemon started, and the running job.
 
 Options:
   -o, --output FMT  text (default) or json (exact, as the API gives it)
+  -h, --help        show this help
+)";
+
+constexpr const char* kCancelHelp = R"(Usage: snapctl cancel [-o text|json] [JOB-ID]
+
+Stops the running job (or job JOB-ID, which must be the running one) and waits until it has
+stopped. A cancelled save leaves nothing behind: no local .part file, no S3 object or
+incomplete multipart upload, no record. Exits 1 when no job is running or the job finished
+before the cancel reached it.
+
+Options:
+  -o, --output FMT  text (default) or json: the job as it ended
   -h, --help        show this help
 )";
 
@@ -390,6 +403,50 @@ int Status(Invocation& in) {
   return kOk;
 }
 
+int Cancel(Invocation& in) {
+  in.format = "text";
+  std::optional<std::string> id_text;
+  while (!in.args.Done()) {
+    if (!in.args.Peek().starts_with("-")) {
+      if (id_text) Unexpected(in);
+      id_text = in.args.Next();
+    } else if (!OutputOption(in, {"text", "json"})) {
+      Unexpected(in);
+    }
+  }
+  if (id_text &&
+      (id_text->empty() || id_text->find_first_not_of("0123456789") != std::string::npos)) {
+    throw UsageError(in.command, "job id \"" + *id_text + "\" is not a number");
+  }
+  if (!id_text) {
+    nlohmann::json status = Expect2xx(in.client.Get("/v1/status"));
+    if (!status["job"].is_object()) {
+      std::cerr << "snapctl: cancel: no job is running\n";
+      return kFailed;
+    }
+    id_text = std::to_string(status["job"]["id"].get<uint64_t>());
+  }
+  nlohmann::json job = Expect2xx(in.client.Delete("/v1/jobs/" + *id_text))["job"];
+  std::string label = TextOr(job, "kind", "job") + " job " + *id_text;
+  if (!TextOr(job, "snapshot", "").empty()) label += " (" + TextOr(job, "snapshot", "") + ")";
+  std::optional<nlohmann::json> ended =
+      WaitForJob(in.client, job, "cancelling " + label, ProgressMode::kNone);
+  if (!ended) {
+    std::cerr << "snapctl: stopped waiting; " << label << " has been asked to stop\n";
+    return kInterrupted;
+  }
+  if (in.format == "json") PrintJson(*ended);
+  const std::string error = TextOr(*ended, "error", "");
+  if (!error.starts_with("cancelled")) {
+    std::cerr << "snapctl: cancel: " << label
+              << " ended before the cancel reached it: " << TextOr(*ended, "state", "?")
+              << (error.empty() ? "" : ": " + error) << "\n";
+    return kFailed;
+  }
+  if (in.format == "text") std::cout << "cancelled " << label << "\n";
+  return kOk;
+}
+
 struct Command {
   std::vector<std::string_view> names;  // the name, then aliases
   const char* help;
@@ -405,6 +462,7 @@ const std::vector<Command>& Commands() {
       {{"status"}, kStatusHelp, Status},
       {{"verify"}, kVerifyHelp, VerifyCommand},
       {{"restore"}, kRestoreHelp, RestoreCommand},
+      {{"cancel"}, kCancelHelp, Cancel},
       {{"help"}, kHelpHelp, nullptr},
   };
   return commands;

@@ -70,6 +70,7 @@ uint64_t JobRunner::Begin(const std::string& kind) {
   while (jobs_.size() > kJobsKept) jobs_.pop_front();
   running_ = job.id;
   cancel_ = false;
+  cancel_requested_ = false;
   return job.id;
 }
 
@@ -79,7 +80,8 @@ void JobRunner::Finish(uint64_t id, const std::string& error) {
     std::lock_guard lock(mutex_);
     if (JobState* job = Find(id)) {
       job->state = error.empty() ? "succeeded" : "failed";
-      job->error = error;
+      // A job that ended anyway (it was past its last cancel check) keeps its own outcome.
+      job->error = cancel_requested_ && !error.empty() ? "cancelled on request: " + error : error;
       job->finished_at = UnixSeconds(clock_.Now());
       kind = job->kind;
     }
@@ -181,6 +183,21 @@ std::optional<JobState> JobRunner::Wait(uint64_t id, std::chrono::milliseconds t
     if (job.id == id) return job;
   }
   return std::nullopt;
+}
+
+JobState JobRunner::Cancel(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  const JobState* job = Find(id);
+  if (job == nullptr) {
+    throw Error::NotFound("job " + std::to_string(id) + " not found (only recent jobs are kept)");
+  }
+  if (running_ != id) {
+    throw Error::Conflict("job " + std::to_string(id) + " has already " + job->state);
+  }
+  spdlog::info("cancelling {} job {} on request", job->kind, id);
+  cancel_requested_ = true;
+  cancel_ = true;
+  return *job;
 }
 
 void JobRunner::Shutdown() {

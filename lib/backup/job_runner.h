@@ -80,6 +80,11 @@ class JobRunner {
   // Blocks until job `id` is no longer running (or `timeout` passes); returns its state.
   std::optional<JobState> Wait(uint64_t id, std::chrono::milliseconds timeout) const;
 
+  // Asks job `id` to stop (at its next chunk or retry wait; a save then leaves nothing
+  // behind in any store) and returns its state at once. kNotFound for an unknown job,
+  // kConflict for one that has already finished.
+  JobState Cancel(uint64_t id);
+
   // Asks the running job to stop and waits for it. Afterwards Start refuses new jobs.
   void Shutdown();
 
@@ -98,7 +103,8 @@ class JobRunner {
   uint64_t next_id_ = 1;
   bool shut_down_ = false;
   std::atomic<bool> cancel_{false};
-  std::mutex thread_mutex_;  // guards thread_ (Start and Shutdown may race)
+  bool cancel_requested_ = false;  // by Cancel, for the running job: its error says so
+  std::mutex thread_mutex_;        // guards thread_ (Start and Shutdown may race)
   std::thread thread_;
 };
 

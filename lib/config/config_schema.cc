@@ -66,7 +66,7 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
     {"control-socket-group-access", Top(&Config::control_socket_group_access), "read", "", "",
      kPlain, "read|write", VC::kNone,
      "what members of the control socket's group may do: read (status, ls, verify) or write "
-     "(save, delete, prune, restore too)"},
+     "(save, delete, prune, restore, cancel too)"},
     {"metrics-address", Top(&Config::metrics_address), "", "", "", kPlain, "", VC::kHostPort,
      "host:port serving /metrics and /healthz over TCP; \"\" turns it off"},
     {"log-level", Top(&Config::log_level), "info", "", "", kPlain, "trace|debug|info|warn|error",

@@ -1,5 +1,5 @@
 // Who may do what on the control socket: root and the daemon's own user everything; members of
-// the socket's group read, and save, delete, prune and restore too when
+// the socket's group read, and save, delete, prune, restore and cancel too when
 // control-socket-group-access is write; anyone else nothing. Pure, so every case is tested.
 #pragma once
 

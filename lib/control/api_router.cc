@@ -50,6 +50,15 @@ nlohmann::json TimeOrNull(std::optional<int64_t> t) {
   return t ? nlohmann::json(FormatRfc3339(*t)) : nlohmann::json(nullptr);
 }
 
+uint64_t ParseJobId(const std::string& text) {
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw Error::InvalidInput("job id \"" + text + "\" is not a number");
+  }
+  return id;
+}
+
 }  // namespace
 
 nlohmann::json JobToJson(const JobState& job) {
@@ -89,6 +98,8 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
       return DeleteSnapshot(route.path[2]);
     case ApiOperation::kGetJob:
       return GetJob(route.path[2]);
+    case ApiOperation::kCancelJob:
+      return CancelJob(route.path[2]);
     case ApiOperation::kVerify:
       return StartVerify(request);
     case ApiOperation::kRestore:
@@ -179,14 +190,15 @@ ApiResponse ApiRouter::StartSave(const ApiRequest& request) {
 }
 
 ApiResponse ApiRouter::GetJob(const std::string& id_text) {
-  uint64_t id = 0;
-  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  if (ec != std::errc() || end != id_text.data() + id_text.size()) {
-    throw Error::InvalidInput("job id \"" + id_text + "\" is not a number");
-  }
+  uint64_t id = ParseJobId(id_text);
   auto job = backend_.jobs->Get(id);
   if (!job) throw Error::NotFound("job " + id_text + " not found (only recent jobs are kept)");
   return Json(200, JobToJson(*job));
+}
+
+ApiResponse ApiRouter::CancelJob(const std::string& id_text) {
+  // 202: the job stops at its next check; GET /v1/jobs/{id} tells when it has.
+  return Json(202, {{"job", JobToJson(backend_.jobs->Cancel(ParseJobId(id_text)))}});
 }
 
 ApiResponse ApiRouter::DeleteSnapshot(const std::string& name) {

@@ -57,6 +57,7 @@ class ApiRouter {
   ApiResponse ListSnapshots();
   ApiResponse StartSave(const ApiRequest& request);
   ApiResponse GetJob(const std::string& id);
+  ApiResponse CancelJob(const std::string& id);
   ApiResponse DeleteSnapshot(const std::string& name);
   ApiResponse Prune(const ApiRequest& request);
   ApiResponse StartVerify(const ApiRequest& request);

@@ -23,6 +23,7 @@ constexpr RouteEntry kRoutes[] = {
     {"v1/snapshots", "POST", ApiOperation::kSave},
     {"v1/snapshots/*", "DELETE", ApiOperation::kDelete},
     {"v1/jobs/*", "GET", ApiOperation::kGetJob},
+    {"v1/jobs/*", "DELETE", ApiOperation::kCancelJob},
     {"v1/verify", "POST", ApiOperation::kVerify},
     {"v1/restore", "POST", ApiOperation::kRestore},
     {"v1/prune", "POST", ApiOperation::kPrune},
@@ -113,6 +114,8 @@ std::string_view OperationName(ApiOperation operation) {
       return "prune";
     case ApiOperation::kRestore:
       return "restore";
+    case ApiOperation::kCancelJob:
+      return "cancel";
     case ApiOperation::kWrongMethod:
     case ApiOperation::kNoSuchPath:
       return "";
@@ -126,6 +129,7 @@ bool ChangesState(ApiOperation operation) {
     case ApiOperation::kDelete:
     case ApiOperation::kPrune:
     case ApiOperation::kRestore:
+    case ApiOperation::kCancelJob:
       return true;
     case ApiOperation::kHealth:
     case ApiOperation::kMetrics:

@@ -17,10 +17,11 @@ enum class ApiOperation {
   kGetJob,         // GET /v1/jobs/{id}
   kVerify,         // POST /v1/verify: starts a job, but only reads snapshots back
   // Changing snapshots or what a restore leaves behind.
-  kSave,     // POST /v1/snapshots
-  kDelete,   // DELETE /v1/snapshots/{name}
-  kPrune,    // POST /v1/prune
-  kRestore,  // POST /v1/restore
+  kSave,       // POST /v1/snapshots
+  kDelete,     // DELETE /v1/snapshots/{name}
+  kPrune,      // POST /v1/prune
+  kRestore,    // POST /v1/restore
+  kCancelJob,  // DELETE /v1/jobs/{id}: stops a running job (a save may be the schedule's)
   // No operation: answered 405 and 404 without doing anything.
   kWrongMethod,
   kNoSuchPath,
@@ -40,7 +41,7 @@ ApiRoute MatchRoute(std::string_view method, std::string_view target);
 // kNoSuchPath.
 std::string_view OperationName(ApiOperation operation);
 
-// Save, delete, prune and restore: what only root may do unless configured otherwise.
+// Save, delete, prune, restore and cancel: what only root may do unless configured otherwise.
 bool ChangesState(ApiOperation operation);
 
 }  // namespace snapd

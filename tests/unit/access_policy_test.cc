@@ -22,7 +22,8 @@ const std::vector<ApiOperation> kReads = {ApiOperation::kHealth,      ApiOperati
                                           ApiOperation::kGetJob,      ApiOperation::kVerify,
                                           ApiOperation::kWrongMethod, ApiOperation::kNoSuchPath};
 const std::vector<ApiOperation> kWrites = {ApiOperation::kSave, ApiOperation::kDelete,
-                                           ApiOperation::kPrune, ApiOperation::kRestore};
+                                           ApiOperation::kPrune, ApiOperation::kRestore,
+                                           ApiOperation::kCancelJob};
 
 AccessPolicy Policy(GroupAccess access, uid_t unmapped = static_cast<uid_t>(-1)) {
   AccessPolicy policy;
@@ -62,6 +63,7 @@ TEST_CASE("the route table names each endpoint's operation", "[access]") {
       {"DELETE", "/v1/%73napshots/x", ApiOperation::kDelete},
       {"POST", "/v1/%70rune", ApiOperation::kPrune},
       {"GET", "/v1/jobs/7", ApiOperation::kGetJob},
+      {"DELETE", "/v1/jobs/7", ApiOperation::kCancelJob},
       {"POST", "/v1/verify", ApiOperation::kVerify},
       {"POST", "/v1/restore", ApiOperation::kRestore},
       {"POST", "/v1/prune", ApiOperation::kPrune},

@@ -720,3 +720,30 @@ TEST_CASE("a save cancels a running verify instead of being refused", "[store]")
   // The job reads `release`, which goes out of scope before `runner` does (ASan found this).
   CHECK(runner.Wait(blocking, std::chrono::seconds(10))->state == "succeeded");
 }
+
+TEST_CASE("Cancel stops the running job only, and says so in its error", "[store]") {
+  FixedClock clock;
+  JobRunner runner(clock);
+  std::atomic<bool> started{false};
+  uint64_t id = runner.Start("save", [&](JobContext& c) {
+    started = true;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!c.cancel()->load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (c.cancel()->load()) throw Error::Cancelled("etcd snapshot stream cancelled");
+  });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(runner.Cancel(id).state == "running");
+  JobState done = *runner.Wait(id, std::chrono::seconds(10));
+  CHECK(done.state == "failed");
+  CHECK(done.error == "cancelled on request: etcd snapshot stream cancelled");
+
+  // Finished and unknown jobs cannot be cancelled; the next job starts uncancelled.
+  RequireError([&] { runner.Cancel(id); }, ErrorKind::kConflict, "already failed");
+  RequireError([&] { runner.Cancel(id + 100); }, ErrorKind::kNotFound, "not found");
+  JobState next = runner.Run("save", [&](JobContext& c) { CHECK_FALSE(c.cancel()->load()); });
+  CHECK(next.state == "succeeded");
+  CHECK(next.error.empty());
+  RequireError([&] { runner.Cancel(next.id); }, ErrorKind::kConflict, "already succeeded");
+}
