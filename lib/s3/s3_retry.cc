@@ -30,6 +30,9 @@ ErrorKind ClassifyS3Error(long status, std::string_view code) {
   }
   if (status == 404 && code.empty()) return ErrorKind::kNotFound;
   if (status == 412 || code == "PreconditionFailed") return ErrorKind::kConflict;
+  // The server found the body it got did not match the Content-MD5 or SHA-256 we sent: damaged
+  // on the way. Our copy is intact, so sending it again is the cure.
+  if (code == "BadDigest" || code == "XAmzContentSHA256Mismatch") return ErrorKind::kTransient;
   return ErrorKind::kPermanent;
 }
 

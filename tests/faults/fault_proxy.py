@@ -433,7 +433,12 @@ class Handler(socketserver.BaseRequestHandler):
             upstream = socket.create_connection(self.server.upstream, timeout=300)
             urfile = upstream.makefile("rb", buffering=PIECE)
             send(upstream, head_bytes(line, headers))
+            damage = at == "request" and action == "corrupt"
             for prefix, payload, suffix in body_pieces(rfile, headers, has_body):
+                if damage and summary["in"] <= after < summary["in"] + len(payload):
+                    i = after - summary["in"]
+                    payload = payload[:i] + bytes([payload[i] ^ 0x01]) + payload[i + 1:]
+                    summary["fault"] += " (flipped)"
                 send(upstream, prefix + payload + suffix)
                 summary["in"] += len(payload)
                 throttle.account(len(payload))

@@ -155,6 +155,8 @@ TEST_CASE("retry: S3 answers are classified by status and code", "[s3]") {
   CHECK(ClassifyS3Error(502, "") == ErrorKind::kTransient);
   CHECK(ClassifyS3Error(429, "") == ErrorKind::kTransient);
   CHECK(ClassifyS3Error(409, "OperationAborted") == ErrorKind::kTransient);
+  CHECK(ClassifyS3Error(400, "BadDigest") == ErrorKind::kTransient);  // damaged in transit
+  CHECK(ClassifyS3Error(400, "XAmzContentSHA256Mismatch") == ErrorKind::kTransient);
   CHECK(ClassifyS3Error(200, "InternalError") == ErrorKind::kTransient);  // 200 + <Error> body
   CHECK(ClassifyS3Error(501, "NotImplemented") == ErrorKind::kPermanent);
   CHECK(ClassifyS3Error(403, "AccessDenied") == ErrorKind::kPermanent);
