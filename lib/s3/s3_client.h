@@ -114,7 +114,8 @@ class S3Client {
 
   // Multipart upload. CreateMultipartUpload returns the upload id.
   std::string CreateMultipartUpload(const std::string& key, const S3PutOptions& options = {});
-  // Uploads part `number` (1..10000) with Content-MD5 and signed SHA-256; returns its ETag.
+  // Uploads part `number` (1..10000) with its signed SHA-256, which AWS and RGW both check
+  // against the body (XAmzContentSHA256Mismatch); returns its ETag.
   std::string UploadPart(const std::string& key, const std::string& upload_id, int number,
                          std::string_view body);
   // Parts in ascending number. Returns the ETag the server gave (RGW gives ""). With

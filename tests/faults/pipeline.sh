@@ -111,7 +111,7 @@ expect_exit 2 snapctl cancel x1
 matrix cancel "cancel after 3 parts" "$(assert_listed_valid)" "no .part, object or upload left" $((SECONDS - start))
 
 # --- A part damaged on the way: one byte of part 2's body is flipped between the daemon and
-# RGW. The server checks the part against its Content-MD5 and SHA-256 and refuses it; the
+# RGW. The server checks the part against its signed SHA-256 and refuses it; the
 # daemon sends the part again from its intact buffer and the object is whole.
 start=$SECONDS
 retries=$(metric k3s_snapd_s3_request_retries_total)
@@ -119,8 +119,10 @@ faults s3 "[{\"name\":\"corrupt-part\",\"method\":\"PUT\",\"query\":\"partNumber
 expect_exit 0 snapctl save
 name=$OUT
 [ "$(proxy_stat s3 "sum(r['applied'] for r in s['rules'])")" -eq 1 ] || fail "the part was not corrupted"
-grep -q 'partNumber=2.*\(BadDigest\|XAmzContentSHA256Mismatch\|400\)' "$T/proxy-s3.log" ||
+grep -q 'partNumber=2.* -> 400 .*(flipped)' "$T/proxy-s3.log" ||
   fail "RGW did not refuse the damaged part: $(grep 'partNumber=2' "$T/proxy-s3.log" | tail -n 3)"
+grep -q 'UploadPart.*XAmzContentSHA256Mismatch.*retrying' "$T/daemon.log" ||
+  fail "the daemon did not log the refused part and its retry: $(grep -i retry "$T/daemon.log" | tail -n 2)"
 [ "$(metric k3s_snapd_s3_request_retries_total)" -gt "$retries" ] || fail "no retry counted"
 cmp -s <(s3_curl "http://$S3_ENDPOINT/$S3_BUCKET/$name") "$SNAPSHOT_DIR/$name" ||
   fail "the S3 object differs from the local file after a damaged part"
