@@ -20,6 +20,25 @@ constexpr std::array<int8_t, 256> MakeBase64Table() {
 }
 constexpr std::array<int8_t, 256> kBase64Table = MakeBase64Table();
 
+// For the decoder's hot loop: each character's 6 bits already shifted to their place in a
+// 4-character group, so a group is four loads and three ORs; a character outside the alphabet
+// sets bit 24, which no valid group has.
+constexpr uint32_t kBase64Bad = 1u << 24;
+struct Base64Shifted {
+  std::array<uint32_t, 256> at[4];
+};
+constexpr Base64Shifted MakeBase64Shifted() {
+  Base64Shifted shifted{};
+  for (int c = 0; c < 256; ++c) {
+    for (int i = 0; i < 4; ++i) {
+      shifted.at[i][c] =
+          kBase64Table[c] < 0 ? kBase64Bad : uint32_t(kBase64Table[c]) << (18 - 6 * i);
+    }
+  }
+  return shifted;
+}
+constexpr Base64Shifted kBase64Shifted = MakeBase64Shifted();
+
 }  // namespace
 
 std::string HexEncode(std::span<const uint8_t> bytes) {
@@ -71,25 +90,22 @@ void Base64DecodeAppend(std::string_view text, std::string& out) {
   out.resize(start + groups * 3 + (rest == 0 ? 0 : rest - 1));
   auto* dst = reinterpret_cast<uint8_t*>(out.data() + start);
   const auto* src = reinterpret_cast<const uint8_t*>(text.data());
-  int bad = 0;  // negative once any character was not in the alphabet
+  const auto& at = kBase64Shifted.at;
+  uint32_t bad = 0;  // kBase64Bad once any character was not in the alphabet
   for (size_t g = 0; g < groups; ++g, src += 4, dst += 3) {
-    const int a = kBase64Table[src[0]], b = kBase64Table[src[1]], c = kBase64Table[src[2]],
-              d = kBase64Table[src[3]];
-    bad |= a | b | c | d;
-    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
+    const uint32_t v = at[0][src[0]] | at[1][src[1]] | at[2][src[2]] | at[3][src[3]];
+    bad |= v;
     dst[0] = uint8_t(v >> 16);
     dst[1] = uint8_t(v >> 8);
     dst[2] = uint8_t(v);
   }
   if (rest >= 2) {
-    const int a = kBase64Table[src[0]], b = kBase64Table[src[1]];
-    const int c = rest == 3 ? kBase64Table[src[2]] : 0;
-    bad |= a | b | c;
-    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6);
+    const uint32_t v = at[0][src[0]] | at[1][src[1]] | (rest == 3 ? at[2][src[2]] : 0);
+    bad |= v;
     dst[0] = uint8_t(v >> 16);
     if (rest == 3) dst[1] = uint8_t(v >> 8);
   }
-  if (bad < 0) {
+  if (bad & kBase64Bad) {
     out.resize(start);
     throw Error::Corrupt("base64: invalid character");
   }
