@@ -35,10 +35,10 @@ assert_gone() {
   assert_no_uploads
   ! listed_names | grep -qxF "$1" || fail "$1 is listed"
 }
+job_passed() { [ "$(job_bytes)" -ge "$1" ]; }
 # wait_streaming MIN_BYTES: until the running save has passed MIN_BYTES.
 wait_streaming() {
-  wait_for 30 sh -c "[ \$('$SNAPCTL_BIN' status -o json | python3 -c 'import json,sys; j=json.load(sys.stdin)[\"job\"]; print(j[\"bytes\"] if j else 0)') -ge $1 ]" ||
-    fail "the save did not reach $1 bytes"
+  wait_for 30 job_passed "$1" || fail "the save did not reach $1 bytes"
 }
 
 # --- Back-pressure: parts go up at $RATE each, $CONCURRENCY at a time. etcd could deliver the
