@@ -70,6 +70,27 @@ std::vector<AgeIdentity> ReadIdentities(const Config& config) {
   }
 }
 
+// How often the leftovers of interrupted saves are looked for: local ones are cheap to find;
+// S3's cost LIST requests.
+constexpr std::chrono::seconds kLocalUpkeepInterval{60};
+constexpr std::chrono::seconds kS3UpkeepInterval{600};
+// How long one S3 health check may retry.
+constexpr std::chrono::milliseconds kS3CheckTimeLimit{5000};
+
+void RemoveLeftovers(SnapshotStore& store) noexcept {
+  try {
+    if (int n = store.RemoveIncomplete(); n > 0) {
+      spdlog::info("removed {} leftover(s) of interrupted saves from {}", n, store.Kind());
+    }
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kCancelled) {
+      spdlog::warn("cleanup of {} failed: {}", store.Kind(), e.what());
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("cleanup of {} failed: {}", store.Kind(), e.what());
+  }
+}
+
 std::string ParentDir(std::string dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   const size_t slash = dir.rfind('/');
@@ -98,9 +119,7 @@ TlsOptions EtcdTls(const Config& config) {
 }  // namespace
 
 std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRunner& jobs,
-                                                    const Clock& clock,
-                                                    const std::atomic<bool>* stopping,
-                                                    SnapshotMetrics& metrics) {
+                                                    const Clock& clock, SnapshotMetrics& metrics) {
   std::shared_ptr<DaemonRuntime> runtime(new DaemonRuntime(config, jobs, clock, metrics));
   DaemonRuntime& r = *runtime;
   const Config& c = r.config_;
@@ -112,7 +131,9 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
       throw ConfigError(c, "etcd-snapshot-schedule-cron", e.what());
     }
   }
-  EtcdEndpoint endpoint{c.etcd_endpoint, {}};
+  EtcdEndpoint endpoint;
+  endpoint.url = c.etcd_endpoint;
+  endpoint.stall_timeout = c.etcd_stall_timeout;
   if (c.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(c);
   if (c.etcd_transport == "gateway") {
     r.etcd_ = std::make_unique<GatewayEtcdClient>(endpoint);
@@ -126,21 +147,29 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
       "etcd", [etcd] { etcd->Status(std::chrono::seconds(2)); }, std::chrono::seconds(15),
       std::chrono::seconds(5));
 
-  r.local_ = std::make_unique<LocalStore>(c.snapshot_dir, c.node_name);
+  r.part_journal_ = std::make_unique<JournalDir>(c.state_dir + "/local-saves");
+  r.local_ = std::make_unique<LocalStore>(c.snapshot_dir, c.node_name, r.part_journal_.get());
   std::vector<SnapshotStore*> stores = {r.local_.get()};
   if (c.s3.enabled) {
+    r.upload_journal_ = std::make_unique<UploadJournal>(c.state_dir + "/uploads");
     S3StoreOptions s3;
     s3.client = S3ClientOptionsFromConfig(c.s3);
-    s3.client.cancel = stopping;
+    s3.client.cancel = &r.s3_cancel_;
     s3.folder = c.s3.folder;
     s3.upload_concurrency = c.s3.upload_concurrency;
     s3.node_name = c.node_name;
     s3.token_hash = [&c] { return ReadTokenHash(c); };
+    s3.incomplete_grace = c.s3.incomplete_upload_grace;
+    s3.journal = r.upload_journal_.get();
+    s3.spill_dir = c.state_dir;
     r.s3_ = std::make_unique<S3Store>(s3);
     stores.push_back(r.s3_.get());
     S3Store* store = r.s3_.get();
+    // A short limit, so that status tells an unreachable S3 soon rather than after
+    // etcd-s3-timeout of retries.
     r.s3_health_ = std::make_unique<StoreHealth>(
-        "S3", [store] { store->Check(); }, std::chrono::minutes(10), std::chrono::seconds(30));
+        "S3", [store] { store->Check(kS3CheckTimeLimit); }, std::chrono::minutes(10),
+        std::chrono::seconds(10));
   }
 
   SnapshotServiceOptions options;
@@ -225,8 +254,29 @@ DaemonRuntime::~DaemonRuntime() {
 
 void DaemonRuntime::Start() {
   local_->Prepare();
-  service_->RemoveIncomplete();
-  service_->RefreshStoredCounts();
+  // At once, before any save of ours: the `.part` files an earlier process of ours left.
+  RemoveLeftovers(*local_);
+  local_upkeep_ = std::make_unique<PeriodicTask>(
+      "cleanup of local leftovers", [local = local_.get()] { RemoveLeftovers(*local); },
+      kLocalUpkeepInterval);
+  local_upkeep_->Start(kLocalUpkeepInterval);
+  if (s3_) {
+    s3_upkeep_ = std::make_unique<PeriodicTask>(
+        "S3 cleanup",
+        [s3 = s3_.get(), service = service_.get(), counted = false]() mutable {
+          s3->RecoverJournaled();
+          if (!counted) {
+            service->RefreshStoredCounts();
+            counted = true;
+          }
+          RemoveLeftovers(*s3);
+          spdlog::debug("S3 cleanup finished");
+        },
+        kS3UpkeepInterval);
+    s3_upkeep_->Start();
+  } else {
+    service_->RefreshStoredCounts();
+  }
   etcd_health_->Start();
   std::weak_ptr<DaemonRuntime> weak = weak_from_this();
   metrics_.SetEtcdUp([weak] {
@@ -252,6 +302,9 @@ void DaemonRuntime::Start() {
 }
 
 void DaemonRuntime::Stop() {
+  s3_cancel_ = true;
+  if (s3_upkeep_) s3_upkeep_->Stop();
+  if (local_upkeep_) local_upkeep_->Stop();
   if (scheduler_) scheduler_->Stop();
   if (s3_health_) s3_health_->Stop();
   if (etcd_health_) etcd_health_->Stop();

@@ -1,5 +1,6 @@
 // Everything k3s-snapd builds from one Config (etcd client, stores, use cases, schedule, API
-// routes), so SIGHUP can build a new one beside the old and swap only when it is valid.
+// routes, upkeep of leftovers), so SIGHUP can build a new one beside the old and swap only when
+// it is valid.
 #pragma once
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <optional>
 
 #include "backup/job_runner.h"
+#include "backup/periodic_task.h"
 #include "backup/scheduler.h"
 #include "backup/snapshot_service.h"
 #include "backup/store_health.h"
@@ -16,25 +18,30 @@
 #include "etcd/grpc_etcd_client.h"
 #include "metrics/snapshot_metrics.h"
 #include "schedule/cron_schedule.h"
+#include "store/journal_dir.h"
 #include "store/local_store.h"
 #include "store/s3_store.h"
+#include "store/upload_journal.h"
 
 namespace snapd {
 
 class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
  public:
   // Checks what the config layer cannot (cron spec, TLS files, S3 settings) and builds the
-  // parts without touching etcd, S3 or the snapshot dir. Throws Error::InvalidInput naming the
-  // file or flag and key. `stopping` cancels S3 transfers at shutdown.
+  // parts without touching etcd, S3, the snapshot dir or the state dir (which the caller locks
+  // before Start). Throws Error::InvalidInput naming the file or flag and key.
   static std::shared_ptr<DaemonRuntime> Build(const Config& config, JobRunner& jobs,
-                                              const Clock& clock, const std::atomic<bool>* stopping,
-                                              SnapshotMetrics& metrics);
+                                              const Clock& clock, SnapshotMetrics& metrics);
   ~DaemonRuntime();
 
-  // Prepares the snapshot dir, removes leftovers of interrupted saves, starts the S3 health
-  // checks and the schedule.
+  // Prepares the snapshot dir and removes the local leftovers of interrupted saves, then
+  // starts the schedule, the health checks and the upkeep: local leftovers every minute; in
+  // the background at once and then every 10 minutes, S3's (journaled uploads of an earlier
+  // process first). Nothing here waits for S3.
   void Start();
-  // Stops the schedule and health checks; waits for neither jobs nor requests.
+  // Stops the schedule, health checks and upkeep, cancelling every S3 request of this runtime
+  // (a running save's too: at shutdown the job runner then cancels the save); waits for
+  // neither jobs nor requests. A reload calls it while no job runs.
   void Stop();
 
   ApiResponse Handle(const ApiRequest& request) { return router_->Handle(request); }
@@ -50,14 +57,20 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   const Clock& clock_;
   SnapshotMetrics& metrics_;
   std::optional<CronSchedule> schedule_;
+  // Set by Stop: cancels this runtime's S3 requests, so a reload or stop never waits for them.
+  std::atomic<bool> s3_cancel_{false};
   std::unique_ptr<EtcdClient> etcd_;
-  std::unique_ptr<StoreHealth> etcd_health_;  // probes etcd for k3s_snapd_etcd_up
+  std::unique_ptr<StoreHealth> etcd_health_;       // probes etcd for k3s_snapd_etcd_up
+  std::unique_ptr<JournalDir> part_journal_;       // <state-dir>/local-saves
+  std::unique_ptr<UploadJournal> upload_journal_;  // <state-dir>/uploads
   std::unique_ptr<LocalStore> local_;
   std::unique_ptr<S3Store> s3_;
   std::unique_ptr<StoreHealth> s3_health_;
   std::unique_ptr<SnapshotService> service_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ApiRouter> router_;
+  std::unique_ptr<PeriodicTask> local_upkeep_;
+  std::unique_ptr<PeriodicTask> s3_upkeep_;
 };
 
 }  // namespace snapd

@@ -13,13 +13,16 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "backup/job_runner.h"
 #include "config/config_loader.h"
+#include "config/config_validation.h"
 #include "control/access_policy.h"
 #include "control/control_server.h"
 #include "control/peer_credentials.h"
 #include "control/service_notifier.h"
+#include "core/directory_lock.h"
 #include "core/error.h"
 #include "core/logging.h"
 #include "core/time_format.h"
@@ -91,8 +94,6 @@ int Run(const std::vector<std::string>& args) {
       return 0;
     }
   }
-  // Set at shutdown: stops S3 transfers and retry waits so SIGTERM is quick.
-  static std::atomic<bool> stopping{false};
   SystemClock clock;
   JobRunner jobs(clock);
   // One metrics object for the process, so counters keep rising across reloads.
@@ -101,13 +102,25 @@ int Run(const std::vector<std::string>& args) {
   CurrentRuntime current;
   try {
     Config config = LoadConfig(args);
-    current.Set(DaemonRuntime::Build(config, jobs, clock, &stopping, metrics));
+    current.Set(DaemonRuntime::Build(config, jobs, clock, metrics));
   } catch (const Error& e) {
     std::cerr << "k3s-snapd: config: " << e.what() << "\n";
     return 2;
   }
   const Config config = current.Get()->config();  // the start-up one, kept for comparison
   SetUpLogging(config.log_level);
+  // Before the socket: a second daemon on the same state dir must not touch the first's.
+  std::optional<DirectoryLock> state_lock;
+  try {
+    state_lock.emplace(config.state_dir);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kConflict) {
+      std::cerr << "k3s-snapd: " << e.what() << "\n";
+    } else {
+      std::cerr << "k3s-snapd: " << WhereSet(config, "state-dir") << ": " << e.what() << "\n";
+    }
+    return 1;
+  }
 
   // Signals are taken by sigtimedwait in this thread only; every thread started below
   // inherits the mask.
@@ -221,11 +234,15 @@ int Run(const std::vector<std::string>& args) {
           spdlog::warn("control-socket changed to {}: takes effect at the next restart",
                        next.control_socket);
         }
+        if (next.state_dir != config.state_dir) {
+          spdlog::warn("state-dir changed to {}: takes effect at the next restart", next.state_dir);
+          next.state_dir = config.state_dir;
+        }
         if (next.control_socket_group != config.control_socket_group) {
           spdlog::warn("control-socket-group changed to \"{}\": takes effect at the next restart",
                        next.control_socket_group);
         }
-        pending = DaemonRuntime::Build(next, jobs, clock, &stopping, metrics);
+        pending = DaemonRuntime::Build(next, jobs, clock, metrics);
         if (jobs.Running()) spdlog::info("reload waits for the running job to finish");
       } catch (const std::exception& e) {
         spdlog::error("reload rejected, keeping the running configuration: {}", e.what());
@@ -237,9 +254,8 @@ int Run(const std::vector<std::string>& args) {
     break;
   }
   notifier.Stopping();
-  stopping = true;
-  current.Get()->Stop();
-  jobs.Shutdown();  // cancels a running save; its writers remove their partial files
+  current.Get()->Stop();  // cancels S3 transfers and retry waits, so SIGTERM is quick
+  jobs.Shutdown();        // cancels a running save; its writers remove their partial files
   server.Stop();
   notifier.StopWatchdog();
   current.Set(nullptr);

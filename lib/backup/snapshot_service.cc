@@ -72,8 +72,9 @@ class TeeSink final : public ByteSink {
         t.writer->Write(chunk);
         any = true;
       } catch (const std::exception& e) {
+        // Aborted once the other stores committed: cleaning up a failed upload must not hold
+        // up the local copy.
         t.error = e.what();
-        t.writer->Abort();
         spdlog::warn("{} store failed mid-snapshot: {}", t.store->Kind(), t.error);
       }
     }
@@ -187,6 +188,9 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
       if (t.writer) t.writer->Abort();
     }
   }
+  for (SaveTarget& t : targets) {
+    if (t.writer) t.writer->WatchCancel(job.cancel());
+  }
   job.SetSnapshot(name);
   const int64_t created_at = last_name_time_;
   spdlog::info("saving snapshot {}", name);
@@ -270,6 +274,9 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
       t.error = e.what();
       t.writer->Abort();
     }
+  }
+  for (SaveTarget& t : targets) {
+    if (t.writer && !t.error.empty()) t.writer->Abort();
   }
   std::string errors = JoinErrors(targets);
   if (stored.empty()) throw Error::Permanent("snapshot " + name + ": " + errors);

@@ -29,6 +29,9 @@ struct S3Config {
   bool insecure = false;              // etcd-s3-insecure (http instead of https)
   std::chrono::seconds timeout{300};  // etcd-s3-timeout (Go duration: 5m, 30s, 1h)
   int upload_concurrency = 4;         // etcd-s3-upload-concurrency: parts in flight
+  // etcd-s3-incomplete-upload-grace: age at which an incomplete upload the daemon did not
+  // journal (another process's, or one of ours whose journal entry was lost) is aborted
+  std::chrono::seconds incomplete_upload_grace{600};
 };
 
 struct Config {
@@ -52,15 +55,20 @@ struct Config {
   std::string etcd_cacert;  // etcd-cacert, default ${data-dir}/server/tls/etcd/server-ca.crt
   std::string etcd_cert;    // etcd-cert,   default ${data-dir}/server/tls/etcd/client.crt
   std::string etcd_key;     // etcd-key,    default ${data-dir}/server/tls/etcd/client.key
-  std::string node_name;    // node-name, default: host name
-  std::string token;        // token (k3s key) SECRET
-  std::string token_file;   // token-file, default ${data-dir}/server/token
+  // etcd-stall-timeout: a snapshot stream that moves less than a byte a second this long fails
+  std::chrono::seconds etcd_stall_timeout{60};
+  std::string node_name;   // node-name, default: host name
+  std::string token;       // token (k3s key) SECRET
+  std::string token_file;  // token-file, default ${data-dir}/server/token
   std::string control_socket = "/run/k3s-snapd/snapd.sock";  // control-socket
   std::string control_socket_group;  // control-socket-group: name or number, "" = daemon's group
   // control-socket-group-access: read|write, what members of that group may do
   std::string control_socket_group_access = "read";
   std::string metrics_address;     // metrics-address: "host:port" of /metrics, "" = off
   std::string log_level = "info";  // log-level: trace|debug|info|warn|error
+  // state-dir (env STATE_DIRECTORY, set by systemd's StateDirectory=): the daemon's lock and
+  // its journal of saves in progress
+  std::string state_dir = "/var/lib/k3s-snapd";
   S3Config s3;
   // Where each key's value came from: "<file path>", "--<flag>", "env AWS_...",
   // "credential <name>" (systemd), "file <path>" (a *-file key), or "default".

@@ -45,6 +45,9 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      VC::kNone,
      "how snapshots are read: native gRPC (as etcdctl), the gRPC-gateway, or auto (gRPC when "
      "etcd answers it)"},
+    {"etcd-stall-timeout", Top(&Config::etcd_stall_timeout), "1m", "", "", kPlain, "",
+     VC::kPositive,
+     "a snapshot stream from etcd that stalls (under a byte a second) this long fails"},
     {"etcd-endpoint", Top(&Config::etcd_endpoint), "https://127.0.0.1:2379", "", "", kPlain, "",
      VC::kHttpUrl, "etcd client URL (its gRPC gateway serves snapshots)"},
     {"etcd-cacert", Top(&Config::etcd_cacert), "${data-dir}/server/tls/etcd/server-ca.crt", "", "",
@@ -71,6 +74,9 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      "host:port serving /metrics and /healthz over TCP; \"\" turns it off"},
     {"log-level", Top(&Config::log_level), "info", "", "", kPlain, "trace|debug|info|warn|error",
      VC::kNone, "least severe level logged"},
+    {"state-dir", Top(&Config::state_dir), "/var/lib/k3s-snapd", "", "STATE_DIRECTORY", kPlain, "",
+     VC::kAbsolutePath,
+     "private directory of the daemon's lock and journal of saves in progress (0700)"},
     {"etcd-s3", S3(&S3Config::enabled), "false", "etcd-s3", "", kPlain, "", VC::kNone,
      "also store snapshots in S3"},
     {"etcd-s3-endpoint", S3(&S3Config::endpoint), "s3.amazonaws.com", "etcd-s3-endpoint", "",
@@ -108,6 +114,9 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      VC::kPositive, "time limit of each S3 operation (Go duration or seconds)"},
     {"etcd-s3-upload-concurrency", S3(&S3Config::upload_concurrency), "4", "", "", kPlain, "",
      VC::kPositiveInt, "multipart parts uploaded at once while the snapshot streams (1 to 64)"},
+    {"etcd-s3-incomplete-upload-grace", S3(&S3Config::incomplete_upload_grace), "10m", "", "",
+     kPlain, "", VC::kPositive,
+     "age at which incomplete uploads this daemon did not journal are aborted as leftovers"},
 });
 
 std::size_t EditDistance(std::string_view a, std::string_view b) {

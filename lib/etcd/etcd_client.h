@@ -24,6 +24,8 @@ struct EtcdStatus {
 struct EtcdEndpoint {
   std::string url;  // "https://127.0.0.1:2379"
   TlsOptions tls;
+  // A snapshot stream that moves less than a byte a second this long fails (etcd-stall-timeout).
+  std::chrono::seconds stall_timeout{60};
 };
 
 class EtcdClient {

@@ -99,7 +99,7 @@ void GatewayEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel
   HttpRequest request = MakeRequest("/v3/maintenance/snapshot");
   request.response_sink = &decoder_sink;
   request.cancel = cancel;
-  request.stall_timeout = std::chrono::seconds(60);
+  request.stall_timeout = endpoint_.stall_timeout;
   PerformChecked(request, what);
   try {
     decoder.Finish();

@@ -151,7 +151,7 @@ void GrpcEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
   HttpRequest request = MakeRequest("Snapshot");
   request.response_sink = &decoder_sink;
   request.cancel = cancel;
-  request.stall_timeout = std::chrono::seconds(60);
+  request.stall_timeout = endpoint_.stall_timeout;
   HttpResponse response = Perform(request, what);
   CheckGrpcStatus(response, what);
   try {

@@ -137,6 +137,7 @@ struct S3Client::Call {
   NameValueList query;
   NameValueList headers;  // sent and signed
   std::string_view body;
+  const S3BodySource* source = nullptr;  // instead of body
   bool head = false;
   // CompleteMultipartUpload may answer 200 with an <Error> body.
   bool error_in_ok_body = false;
@@ -222,7 +223,8 @@ HttpResponse S3Client::SendOnce(const Call& call, steady_clock::time_point deadl
       signing.headers.emplace_back("Range", range);
     }
   }
-  signing.payload_hash = Sha256::HexOf(call.body);
+  signing.payload_hash =
+      call.source != nullptr ? call.source->sha256_hex : Sha256::HexOf(call.body);
   SigV4Options sig_options;
   sig_options.region = options_.region;
   sig_options.service = "s3";
@@ -235,6 +237,16 @@ HttpResponse S3Client::SendOnce(const Call& call, steady_clock::time_point deadl
   request.headers = signing.headers;
   for (const auto& header : signature.headers_to_add) request.headers.push_back(header);
   request.body = call.body;
+  uint64_t sent = 0;  // of the streamed body, in this attempt
+  if (call.source != nullptr) {
+    request.body_size = call.source->size;
+    request.body_source = [&call, &sent](char* buffer, size_t size) -> size_t {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(size, call.source->size - sent));
+      if (n > 0) call.source->read_at(sent, buffer, n);
+      sent += n;
+      return n;
+    };
+  }
   request.head = call.head;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
   request.timeout = std::max(left, std::chrono::milliseconds(1000));
@@ -389,6 +401,14 @@ std::string S3Client::PutObject(const std::string& key, std::string_view body,
   return Execute(call).Header("etag");
 }
 
+std::string S3Client::PutObject(const std::string& key, const S3BodySource& body,
+                                const S3PutOptions& options) {
+  Call call("PutObject", "PUT", key);
+  call.source = &body;
+  AddPutHeaders(options, call.headers);
+  return Execute(call).Header("etag");
+}
+
 S3ObjectHead S3Client::HeadObject(const std::string& key) {
   Call call("HeadObject", "HEAD", key);
   call.head = true;
@@ -495,6 +515,17 @@ std::string S3Client::CreateMultipartUpload(const std::string& key, const S3PutO
 
 std::string S3Client::UploadPart(const std::string& key, const std::string& upload_id, int number,
                                  std::string_view body) {
+  S3BodySource source;
+  source.size = body.size();
+  source.sha256_hex = Sha256::HexOf(body);
+  source.read_at = [body](uint64_t offset, char* buffer, size_t size) {
+    std::copy_n(body.data() + offset, size, buffer);
+  };
+  return UploadPart(key, upload_id, number, source);
+}
+
+std::string S3Client::UploadPart(const std::string& key, const std::string& upload_id, int number,
+                                 const S3BodySource& body) {
   if (number < 1 || number > 10000) {
     throw Error::InvalidInput("S3 UploadPart " + Location(key) + ": part number " +
                               std::to_string(number) + " is outside 1..10000");
@@ -503,7 +534,7 @@ std::string S3Client::UploadPart(const std::string& key, const std::string& uplo
             {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}});
   // No Content-MD5: the signed payload hash already makes the server check every byte of the
   // part, and MD5 would be the costliest pass over the data (~1.6 CPU s per GiB here).
-  call.body = body;
+  call.source = &body;
   std::string etag = Execute(call).Header("etag");
   if (etag.empty()) {
     throw Error::Corrupt("S3 UploadPart " + Location(key) + ": part " + std::to_string(number) +

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,6 +64,16 @@ struct S3PutOptions {
   bool if_none_match = false;
 };
 
+// A request body read as it is sent (a range of a spool file), its SHA-256 known up front: the
+// signature covers it and the server checks the bytes against it. Read again from the start on
+// each attempt.
+struct S3BodySource {
+  uint64_t size = 0;
+  std::string sha256_hex;
+  // Fills `size` bytes at `offset` (0 <= offset < this->size); throws when it cannot.
+  std::function<void(uint64_t offset, char* buffer, size_t size)> read_at;
+};
+
 struct S3ObjectHead {
   uint64_t size = 0;
   std::string etag;
@@ -91,6 +102,9 @@ class S3Client {
   // Uploads `body` with Content-MD5 and its signed SHA-256. Returns the ETag.
   std::string PutObject(const std::string& key, std::string_view body,
                         const S3PutOptions& options = {});
+  // Uploads a streamed body with its signed SHA-256 (no Content-MD5). Returns the ETag.
+  std::string PutObject(const std::string& key, const S3BodySource& body,
+                        const S3PutOptions& options = {});
   // Throws kNotFound when the object does not exist.
   S3ObjectHead HeadObject(const std::string& key);
   // Streams the object (or `length` bytes from `offset`; length 0 = to the end) into `sink`.
@@ -118,6 +132,8 @@ class S3Client {
   // against the body (XAmzContentSHA256Mismatch); returns its ETag.
   std::string UploadPart(const std::string& key, const std::string& upload_id, int number,
                          std::string_view body);
+  std::string UploadPart(const std::string& key, const std::string& upload_id, int number,
+                         const S3BodySource& body);
   // Parts in ascending number. Returns the ETag the server gave (RGW gives ""). With
   // if_none_match, an existing object is never replaced (kConflict).
   std::string CompleteMultipartUpload(const std::string& key, const std::string& upload_id,

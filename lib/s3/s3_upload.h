@@ -1,7 +1,8 @@
-// Streams one object into S3 with bounded memory: bytes fill a part buffer, full parts are
-// uploaded by a few worker threads while the stream keeps arriving, and Write blocks while all
-// buffers are busy. A stream that fits in one part becomes a single PutObject. On any failure,
-// on Abort and on destruction without Complete, the multipart upload is aborted so no
+// Streams one object into S3 with flat memory: the bytes go to an unlinked spool file (page
+// cache, punched out once sent), full parts are uploaded from it by a few worker threads, and
+// Write never waits for S3, so a slow or unreachable S3 never holds up the stream or the local
+// copy written beside it. A stream that fits in one part becomes a single PutObject. On any
+// failure, on Abort and on destruction without Complete, the multipart upload is aborted so no
 // incomplete upload is left behind.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "core/byte_sink.h"
+#include "s3/part_spool.h"
 #include "s3/s3_client.h"
 
 namespace snapd {
@@ -46,20 +48,33 @@ struct S3UploadOptions {
   uint64_t initial_part_size = 0;  // 0: InitialPartSize(size_hint); at least 5 MiB
   // Called by a worker before it uploads a part; a throw fails the upload (fault injection).
   std::function<void(int part_number)> before_part;
+  // Called right after CreateMultipartUpload, before the first part goes up: the upload must be
+  // journaled durably by the time it returns (a throw fails the upload, which is then aborted).
+  std::function<void(const std::string& upload_id)> on_created;
+  // Called once the multipart upload is completed or aborted (not when the abort itself
+  // failed: the upload is then still open and stays journaled). Must not throw.
+  std::function<void(const std::string& upload_id)> on_ended;
+  // Where parts wait for their upload: an unlinked file (O_TMPFILE) in this directory, so
+  // memory stays flat at any concurrency and nothing is left after a crash. "" = /var/tmp.
+  std::string spill_dir;
 };
 
 class S3UploadWriter final : public ByteSink {
  public:
-  // Clones `client` for its own requests and its workers.
+  // Clones `client` for its own requests and its workers. Throws when the spool cannot be made.
   S3UploadWriter(const S3Client& client, S3UploadOptions options);
   ~S3UploadWriter() override;  // Abort() unless Complete() returned
   S3UploadWriter(const S3UploadWriter&) = delete;
   S3UploadWriter& operator=(const S3UploadWriter&) = delete;
 
-  // Blocks while every part buffer is busy. Throws the first failure (a part that failed after
-  // its retries, or CreateMultipartUpload), having aborted the upload; then every later call
-  // throws it again.
+  // Spools the bytes; never waits for S3. Throws the first failure of the upload (a part that
+  // failed after its retries, CreateMultipartUpload, an object already there); then every
+  // later call throws it again. The upload is aborted by Abort() or the destructor, so that a
+  // caller streaming elsewhere too can finish that first.
   void Write(std::string_view chunk) override;
+
+  // Also stops Complete's wait for the parts when set (the job's own cancel flag).
+  void WatchCancel(const std::atomic<bool>* cancel) { job_cancel_ = cancel; }
 
   // Uploads the rest, completes the object and checks with HeadObject that it holds exactly the
   // bytes written (kCorrupt otherwise). `late_metadata` is added to the object's metadata when
@@ -75,38 +90,51 @@ class S3UploadWriter final : public ByteSink {
   // True once the object exists (Complete got past PutObject or CompleteMultipartUpload), even
   // if the check after it failed: the caller then owns the object and its removal.
   bool object_created() const { return object_created_; }
-  const std::string& upload_id() const { return upload_id_; }
+  // The multipart upload's id once a worker created it; "" before and after it ended.
+  std::string upload_id() const;
   int parts_uploaded() const;
 
  private:
   struct Part {
     int number = 0;
-    std::string data;
+    uint64_t offset = 0;  // in the spool
+    uint64_t size = 0;
   };
 
-  void StartMultipart();
-  void Dispatch();
-  // Waits on cv_ until `ready`; throws kCancelled when the client's cancel flag is set.
+  void StartWorkers();
+  // Queues the part that ends at `end` in the spool.
+  void Dispatch(uint64_t end);
+  // Waits on cv_ until `ready`; throws kCancelled when a cancel flag is set.
   void WaitLocked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready);
   void WorkerLoop(S3Client& client);
+  // On the first worker to get here: the existence check and CreateMultipartUpload. The others
+  // wait for it. False when the upload failed or is stopping.
+  bool EnsureCreated(S3Client& client);
+  // The bytes at [offset, offset + size) of the spool as a request body, hashed.
+  S3BodySource SpoolRange(uint64_t offset, uint64_t size) const;
   void StopWorkers();
   void ThrowIfFailedLocked();
   // Throws the failure that ended the upload, or kInvalidInput for `what` after an end.
   [[noreturn]] void ThrowEnded(const char* what);
-  // Records the exception being handled as the upload's failure and aborts.
+  // Records the exception being handled as the upload's failure and stops the workers'
+  // transfers.
+  void RecordFailure() noexcept;
+  // RecordFailure, then Abort.
   void Fail() noexcept;
   void AbortUpload() noexcept;
-  void RefuseExistingObject();
+  // Throws kConflict naming `op` when the object is already there.
+  void RefuseExistingObject(S3Client& client, const char* op);
 
   S3UploadOptions options_;
   std::unique_ptr<S3Client> client_;
+  PartSpool spool_;
   std::atomic<bool> cancel_{false};  // stops the workers' transfers
+  const std::atomic<bool>* job_cancel_ = nullptr;
   uint64_t initial_part_size_ = 0;
-  uint64_t part_size_ = 0;
+  uint64_t part_size_ = 0;   // of the part being spooled
+  uint64_t part_start_ = 0;  // where it starts in the spool
   uint64_t written_ = 0;
-  std::string current_;
   int next_part_ = 1;
-  std::string upload_id_;
   bool multipart_ = false;
   bool object_created_ = false;
   bool finished_ = false;  // completed or aborted
@@ -114,8 +142,10 @@ class S3UploadWriter final : public ByteSink {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Part> queue_;
-  int busy_buffers_ = 0;  // queued or being uploaded
-  std::vector<std::string> spare_buffers_;
+  int pending_parts_ = 0;  // queued or being uploaded
+  bool creating_ = false;  // a worker is creating the upload
+  bool create_interrupted_ = false;
+  std::string upload_id_;  // guarded by mu_ while workers run
   std::vector<S3Part> done_parts_;
   std::exception_ptr failure_;
   bool stopping_ = false;

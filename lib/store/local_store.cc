@@ -11,6 +11,9 @@
 #include <cstdio>
 #include <ctime>
 
+#include <spdlog/spdlog.h>
+
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/file_descriptor.h"
 #include "snapshot/snapshot_name.h"
@@ -21,7 +24,6 @@ namespace {
 constexpr size_t kWriteBuffer = 1 << 20;
 // Written data is handed to the disk in steps of this size while the snapshot streams (below).
 constexpr uint64_t kWritebackStep = 8 << 20;
-constexpr std::string_view kTempSuffix = ".tmp";
 
 void MakeDir(const std::string& path) {
   if (path.empty()) return;
@@ -37,50 +39,6 @@ void MakeDir(const std::string& path) {
     ThrowSystemError("create directory " + path, errno);
   }
   ::chmod(path.c_str(), 0700);  // umask may have narrowed it further; never wider
-}
-
-// The temporary name of `dir`/`name` while it is written: a dot-file, which no snapshot name
-// (nor its record) can be, so cleanup can tell it apart.
-std::string TempPathOf(const std::string& dir, const std::string& name) {
-  return dir + "/." + name + std::string(kTempSuffix);
-}
-
-// Writes `body` to `dir`/`name` durably via a temporary file and rename (replacing).
-void WriteFileDurably(const std::string& dir, const std::string& name, const std::string& body) {
-  std::string path = dir + "/" + name;
-  std::string tmp = TempPathOf(dir, name);
-  FileDescriptor fd(
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (fd.get() < 0) ThrowSystemError("create " + tmp, errno);
-  try {
-    ::fchmod(fd.get(), 0600);
-    WriteAll(fd.get(), body, tmp);
-    if (::fsync(fd.get()) != 0) ThrowSystemError("fsync " + tmp, errno);
-    fd.Close(tmp);
-  } catch (...) {
-    // A full disk must not keep half a record (and its space) until the next cleanup.
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    ThrowSystemError("rename " + tmp, err);
-  }
-  SyncDirectory(dir);
-}
-
-bool ReadSmallFile(const std::string& path, std::string& out) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) return false;
-  char buf[4096];
-  while (out.size() < (1 << 20)) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return true;
 }
 
 // rename() that never replaces; returns 0 or the errno. Filesystems without RENAME_NOREPLACE
@@ -100,18 +58,37 @@ std::string ParentOf(const std::string& dir) {
   return slash == 0 ? "/" : dir.substr(0, slash);
 }
 
+// Removes `name`'s entry from the part journal; a failure only delays the entry's end to the
+// next start, where the `.part` it names is found gone.
+void ForgetPart(JournalDir* journal, const std::string& name) noexcept {
+  if (journal == nullptr) return;
+  try {
+    journal->Remove(name);
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot drop {} from the journal of saves in progress: {}", name, e.what());
+  }
+}
+
 class LocalWriter final : public SnapshotWriter {
  public:
-  LocalWriter(const LocalStore& store, std::string name)
-      : store_(store), name_(std::move(name)), path_(store.PathOf(name_)), part_(path_ + ".part") {
+  LocalWriter(const LocalStore& store, std::string name, JournalDir* part_journal)
+      : store_(store),
+        name_(std::move(name)),
+        path_(store.PathOf(name_)),
+        part_(path_ + std::string(kPartSuffix)),
+        part_journal_(part_journal) {
     struct stat st;
     if (::lstat(path_.c_str(), &st) == 0) {
       throw Error::Conflict("snapshot " + name_ + " already exists in " + store.dir());
     }
+    // Noted before the file exists: after a crash the next start knows the `.part` was ours.
+    if (part_journal_ != nullptr) part_journal_->Write(name_, part_);
     fd_.Reset(::open(part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (fd_.get() < 0) {
-      if (errno == EEXIST) throw Error::Conflict("snapshot " + name_ + " is already being written");
-      ThrowSystemError("create " + part_, errno);
+      const int err = errno;
+      ForgetPart(part_journal_, name_);
+      if (err == EEXIST) throw Error::Conflict("snapshot " + name_ + " is already being written");
+      ThrowSystemError("create " + part_, err);
     }
     created_ = true;
     // Marks the file as being written, so a cleanup in another process leaves it alone.
@@ -166,6 +143,7 @@ class LocalWriter final : public SnapshotWriter {
     created_ = false;
     token_written_ = false;
     SyncDirectory(store_.dir());
+    ForgetPart(part_journal_, name_);
     return stored;
   }
 
@@ -174,6 +152,7 @@ class LocalWriter final : public SnapshotWriter {
     if (created_) {
       ::unlink(part_.c_str());
       created_ = false;
+      ForgetPart(part_journal_, name_);
     }
     RemoveTokenBackup();
   }
@@ -220,6 +199,7 @@ class LocalWriter final : public SnapshotWriter {
   std::string name_;
   std::string path_;
   std::string part_;
+  JournalDir* part_journal_;
   FileDescriptor fd_;
   bool created_ = false;
   std::string buffer_;
@@ -257,10 +237,37 @@ class FileSource final : public ByteSource {
   FileDescriptor fd_;
 };
 
+// The `.part` files that saves of an earlier process of ours were writing when it died, as
+// its journal names them: removed at once, with no grace period, unless a writer holds one.
+int RemoveOwnLeftoverParts(JournalDir& journal) {
+  int removed = 0;
+  for (const JournalEntry& entry : journal.Leftovers()) {
+    std::string path = entry.body;
+    while (!path.empty() && path.back() == '\n') path.pop_back();
+    if (!path.starts_with('/') || !path.ends_with("/" + entry.name + std::string(kPartSuffix))) {
+      spdlog::warn("journal of saves in progress: {}/{} names \"{}\", not its .part; dropped",
+                   journal.dir(), entry.name, path);
+      ForgetPart(&journal, entry.name);
+      continue;
+    }
+    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat st;
+    if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a live writer holds it
+      if (::unlink(path.c_str()) == 0) {
+        spdlog::info("removed {}, left by a save that was interrupted", path);
+        ++removed;
+      }
+    }
+    ForgetPart(&journal, entry.name);
+  }
+  return removed;
+}
+
 }  // namespace
 
-LocalStore::LocalStore(std::string dir, std::string node_name)
-    : dir_(std::move(dir)), node_name_(std::move(node_name)) {
+LocalStore::LocalStore(std::string dir, std::string node_name, JournalDir* part_journal)
+    : dir_(std::move(dir)), node_name_(std::move(node_name)), part_journal_(part_journal) {
   while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
   metadata_dir_ = ParentOf(dir_) + "/.metadata";
 }
@@ -272,7 +279,7 @@ void LocalStore::Prepare() {
 
 std::unique_ptr<SnapshotWriter> LocalStore::Create(const std::string& name) {
   ValidateSnapshotName(name);
-  return std::make_unique<LocalWriter>(*this, name);
+  return std::make_unique<LocalWriter>(*this, name, part_journal_);
 }
 
 std::vector<SnapshotRecord> LocalStore::List() {
@@ -342,7 +349,7 @@ std::string LocalStore::ReadTokenBackup(const std::string& name) {
 }
 
 int LocalStore::RemoveIncomplete() {
-  int removed = 0;
+  int removed = part_journal_ != nullptr ? RemoveOwnLeftoverParts(*part_journal_) : 0;
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) return 0;
   std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
@@ -367,7 +374,7 @@ int LocalStore::RemoveIncomplete() {
       std::string path = metadata_dir_ + "/" + name;
       struct stat st;
       if (name.front() == '.') {
-        if (name.ends_with(kTempSuffix) && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        if (IsDurableTempName(name) && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
             now - st.st_mtime >= kPartGraceSeconds && ::unlink(path.c_str()) == 0) {
           ++removed;
         }

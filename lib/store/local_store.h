@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "store/journal_dir.h"
 #include "store/snapshot_store.h"
 
 namespace snapd {
@@ -12,7 +13,10 @@ namespace snapd {
 class LocalStore final : public SnapshotStore {
  public:
   // `node_name` is the node recorded for files without a record (made by k3s on this node).
-  LocalStore(std::string dir, std::string node_name);
+  // `part_journal` (in the state dir; null for none) notes each `.part` this process writes
+  // until it is renamed or removed, so that RemoveIncomplete knows the ones a crash left as
+  // ours and removes them without the grace period. Must outlive the store.
+  LocalStore(std::string dir, std::string node_name, JournalDir* part_journal = nullptr);
 
   // Creates the snapshot and metadata dirs (0700) if missing. Throws naming the path.
   void Prepare();
@@ -23,6 +27,9 @@ class LocalStore final : public SnapshotStore {
   std::unique_ptr<ByteSource> Open(const std::string& name) override;
   void Remove(const std::string& name) override;
   std::string ReadTokenBackup(const std::string& name) override;
+  // Removes the `.part` files of this daemon's saves that an earlier process left (at once),
+  // other `.part` files no writer holds and untouched for kPartGraceSeconds, and records left
+  // without their snapshot.
   int RemoveIncomplete() override;
 
   const std::string& dir() const { return dir_; }
@@ -37,6 +44,7 @@ class LocalStore final : public SnapshotStore {
   std::string dir_;
   std::string metadata_dir_;
   std::string node_name_;
+  JournalDir* part_journal_;
 };
 
 }  // namespace snapd

@@ -51,13 +51,12 @@ class S3SnapshotWriter final : public SnapshotWriter {
  public:
   S3SnapshotWriter(const S3Store& store, const S3StoreOptions& options, const std::string& name,
                    std::unique_ptr<S3Client> client)
-      : store_(store), name_(name), client_(std::move(client)) {
-    try {
-      client_->HeadObject(store.KeyOf(name));
-      throw Error::Conflict("snapshot " + name + " already exists at " + store.LocationOf(name));
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kNotFound) throw;
-    }
+      : store_(store),
+        name_(name),
+        client_(std::move(client)),
+        journal_(options.journal, {name, options.client.bucket, store.KeyOf(name), "", {}}) {
+    // No request here: S3 must not delay a save's start (nor its local copy). The upload looks
+    // for an existing object before it creates anything, and again before it completes.
     S3UploadOptions upload;
     upload.key = store.KeyOf(name);
     upload.put.content_type = ContentTypeFor(name);
@@ -65,6 +64,9 @@ class S3SnapshotWriter final : public SnapshotWriter {
     upload.put.if_none_match = true;
     upload.concurrency = options.upload_concurrency;
     upload.initial_part_size = options.initial_part_size;
+    upload.spill_dir = options.spill_dir;
+    upload.on_created = [this](const std::string& id) { journal_.Created(id); };
+    upload.on_ended = [this](const std::string&) { journal_.Ended(); };
     upload_ = std::make_unique<S3UploadWriter>(*client_, std::move(upload));
     metadata_ = BaseMetadata(options);
   }
@@ -74,6 +76,8 @@ class S3SnapshotWriter final : public SnapshotWriter {
   void Write(std::string_view chunk) override { upload_->Write(chunk); }
 
   void SetTokenBackup(std::string sealed) override { token_backup_ = std::move(sealed); }
+
+  void WatchCancel(const std::atomic<bool>* cancel) override { upload_->WatchCancel(cancel); }
 
   SnapshotRecord Commit(const SnapshotRecord& record) override {
     if (committed_) throw Error::InvalidInput("snapshot " + name_ + " is already committed");
@@ -89,6 +93,10 @@ class S3SnapshotWriter final : public SnapshotWriter {
     if (!record.sha256.empty()) metadata[kMetaSha256] = record.sha256;
     metadata[kMetaSize] = std::to_string(upload_->bytes_written());
     try {
+      // A crash from here until the record is stored leaves an object the next start can
+      // check against this record and finish.
+      stored.size = upload_->bytes_written();
+      journal_.Completing(stored);
       if (stored.token_backup) {
         S3PutOptions put;
         put.content_type = "application/octet-stream";
@@ -103,9 +111,10 @@ class S3SnapshotWriter final : public SnapshotWriter {
       put.metadata = metadata;
       client_->PutObject(store_.MetadataKeyOf(name_), RecordToMetadataJson(stored), put);
     } catch (...) {
-      RemoveWritten();
+      journal_.CommitFailed(RemoveWritten());
       throw;
     }
+    journal_.Committed();
     committed_ = true;
     return stored;
   }
@@ -128,32 +137,37 @@ class S3SnapshotWriter final : public SnapshotWriter {
   }
 
   // Deletes what this writer made (never an object it found: Create refused those, and a
-  // conditional write that lost a race created nothing).
-  void RemoveWritten() noexcept {
+  // conditional write that lost a race created nothing). False when something could not be.
+  bool RemoveWritten() noexcept {
+    bool removed_all = true;
     if (token_written_) {
       token_written_ = false;
       try {
         client_->DeleteObject(store_.MetadataKeyOf(TokenBackupName(name_)));
       } catch (const std::exception& e) {
+        removed_all = false;
         spdlog::warn("could not remove the token backup of {} after a failed save: {}", name_,
                      e.what());
       }
     }
-    if (!upload_->object_created() || removed_) return;
+    if (!upload_->object_created() || removed_) return removed_all;
     removed_ = true;
     for (const std::string& key : {store_.KeyOf(name_), store_.MetadataKeyOf(name_)}) {
       try {
         client_->DeleteObject(key);
       } catch (const std::exception& e) {
+        removed_all = false;
         spdlog::warn("could not remove {} after a failed save: {}", client_->Location(key),
                      e.what());
       }
     }
+    return removed_all;
   }
 
   const S3Store& store_;
   std::string name_;
   std::unique_ptr<S3Client> client_;
+  JournaledUploadKeeper journal_;  // before upload_: its callbacks use it until it is gone
   std::unique_ptr<S3UploadWriter> upload_;
   std::map<std::string, std::string> metadata_;
   std::string token_backup_;
@@ -231,6 +245,17 @@ std::string S3MetadataKey(std::string_view folder, std::string_view name) {
   return S3SnapshotKey(folder, std::string(kMetadataDir) + "/" + std::string(name));
 }
 
+std::map<std::string, std::string> S3RecordMetadata(const SnapshotRecord& record,
+                                                    std::string_view cluster_id) {
+  std::map<std::string, std::string> metadata;
+  if (!record.node.empty()) metadata[kMetaNodeName] = record.node;
+  if (!record.token_hash.empty()) metadata[kMetaTokenHash] = record.token_hash;
+  if (!cluster_id.empty()) metadata[kMetaClusterId] = std::string(cluster_id);
+  if (!record.sha256.empty()) metadata[kMetaSha256] = record.sha256;
+  metadata[kMetaSize] = std::to_string(record.size);
+  return metadata;
+}
+
 S3Store::S3Store(S3StoreOptions options)
     : options_(std::move(options)),
       folder_(CleanS3Folder(options_.folder)),
@@ -253,8 +278,22 @@ std::string S3Store::LocationOf(std::string_view name) const {
   return "s3://" + options_.client.bucket + "/" + KeyOf(name);
 }
 
-void S3Store::Check() {
-  NewClient()->HeadBucket();
+void S3Store::Check(std::chrono::milliseconds time_limit) {
+  S3ClientOptions options = options_.client;
+  options.operation_timeout = std::min(options.operation_timeout, time_limit);
+  std::string unreachable;
+  try {
+    S3Client(options, counters_).HeadBucket();
+  } catch (const Error& e) {
+    // Refused, reset, timed out: S3 is not there. Answers such as AccessDenied come at once and
+    // need no short cut.
+    if (e.kind() == ErrorKind::kTransient) unreachable = e.what();
+    std::lock_guard lock(unreachable_mu_);
+    unreachable_ = unreachable;
+    throw;
+  }
+  std::lock_guard lock(unreachable_mu_);
+  unreachable_.clear();
 }
 
 std::unique_ptr<SnapshotWriter> S3Store::Create(const std::string& name) {
@@ -263,6 +302,10 @@ std::unique_ptr<SnapshotWriter> S3Store::Create(const std::string& name) {
 }
 
 std::vector<SnapshotRecord> S3Store::List() {
+  {
+    std::lock_guard lock(unreachable_mu_);
+    if (!unreachable_.empty()) throw Error::Transient("S3 is unreachable: " + unreachable_);
+  }
   std::unique_ptr<S3Client> client = NewClient();
   const std::string prefix = ListPrefix();
   // The delimiter keeps sub-folders (and .metadata/) out: their keys are not `folder/name`.
@@ -363,7 +406,18 @@ int S3Store::RemoveIncomplete() {
   const std::string metadata_prefix = MetadataKeyOf("");
   int removed = 0;
 
-  for (const S3Upload& upload : client->ListMultipartUploads(prefix)) {
+  const std::vector<S3Upload> uploads = client->ListMultipartUploads(prefix);
+  // Read after the listing: an upload old enough to be swept was journaled long before.
+  std::set<std::string, std::less<>> journaled_ids;
+  std::set<std::string, std::less<>> journaled_names;
+  if (options_.journal != nullptr) {
+    for (const JournaledUpload& entry : options_.journal->All()) {
+      journaled_ids.insert(entry.upload_id);
+      journaled_names.insert(entry.snapshot);
+    }
+  }
+  for (const S3Upload& upload : uploads) {
+    if (journaled_ids.contains(upload.upload_id)) continue;
     std::string_view rest = std::string_view(upload.key).substr(prefix.size());
     if (rest.starts_with(metadata_prefix.substr(prefix.size()))) {
       rest.remove_prefix(metadata_prefix.size() - prefix.size());
@@ -388,6 +442,7 @@ int S3Store::RemoveIncomplete() {
     // A token backup belongs to the snapshot it is named after.
     if (std::string_view owner = SnapshotOfTokenBackup(name); !owner.empty()) name = owner;
     if (!LooksLikeSnapshotName(name) || snapshots.contains(name)) continue;
+    if (journaled_names.contains(name)) continue;
     if (now - record.last_modified < grace) continue;
     client->DeleteObject(record.key);
     ++removed;

@@ -8,13 +8,16 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "core/clock.h"
 #include "s3/s3_client.h"
 #include "store/snapshot_store.h"
+#include "store/upload_journal.h"
 
 namespace snapd {
 
@@ -28,9 +31,14 @@ struct S3StoreOptions {
   std::string cluster_id;  // x-amz-meta-k3s-cluster-id when known
   int upload_concurrency = 4;
   uint64_t initial_part_size = 0;  // 0: chosen by S3UploadWriter
-  // Incomplete uploads started longer ago than this are leftovers of dead saves.
+  // Incomplete uploads this daemon did not journal, started longer ago than this, are
+  // leftovers of dead saves (etcd-s3-incomplete-upload-grace).
   std::chrono::seconds incomplete_grace{std::chrono::minutes(10)};
   const Clock* clock = nullptr;  // nullptr: the system clock
+  // Where each multipart upload is journaled before its first part (null: not journaled).
+  // Must outlive the store.
+  UploadJournal* journal = nullptr;
+  std::string spill_dir;  // where parts wait for their upload; "" = the upload's default
 };
 
 // The folder as a key prefix: no leading, trailing or repeated '/', "." segments dropped and
@@ -40,6 +48,10 @@ std::string CleanS3Folder(std::string_view folder);
 std::string S3SnapshotKey(std::string_view folder, std::string_view name);
 // `folder/.metadata/name`, or `.metadata/name` without a folder.
 std::string S3MetadataKey(std::string_view folder, std::string_view name);
+// The x-amz-meta-* (names without the prefix) of the record object of `record`, as k3s sets
+// them plus the stored size and SHA-256.
+std::map<std::string, std::string> S3RecordMetadata(const SnapshotRecord& record,
+                                                    std::string_view cluster_id);
 
 class S3Store final : public SnapshotStore {
  public:
@@ -49,7 +61,10 @@ class S3Store final : public SnapshotStore {
 
   // Checks at start and on reload that the bucket exists and the credentials may use it;
   // throws one line naming S3's reason (NoSuchBucket, AccessDenied, SignatureDoesNotMatch...).
-  void Check();
+  // Retries transient failures for at most `time_limit` (and at most etcd-s3-timeout).
+  // While the last check could not reach S3, List fails at once with its reason instead of
+  // retrying for etcd-s3-timeout: `snapctl ls` must not hang on a dead S3.
+  void Check(std::chrono::milliseconds time_limit = std::chrono::milliseconds::max());
 
   std::string_view Kind() const override { return "s3"; }
   std::unique_ptr<SnapshotWriter> Create(const std::string& name) override;
@@ -58,8 +73,15 @@ class S3Store final : public SnapshotStore {
   void Remove(const std::string& name) override;
   std::string ReadTokenBackup(const std::string& name) override;
   // Aborts incomplete uploads of snapshot names under the folder started more than
-  // incomplete_grace ago, and deletes records left without their snapshot as long.
+  // incomplete_grace ago, and deletes records left without their snapshot as long; uploads and
+  // snapshots in the journal (a running save's, or left for RecoverJournaled) are left alone.
   int RemoveIncomplete() override;
+  // Settles the journal's leftovers of earlier processes in this bucket: aborts each upload
+  // still open, at once; an object completed without its record gets the journaled record
+  // when its size and SHA-256 read back match it, and is removed when they do not. Entries
+  // are dropped once settled; one that fails stays for the next try. Returns how many
+  // uploads and objects it acted on.
+  int RecoverJournaled();
 
   const std::string& folder() const { return folder_; }
   std::string KeyOf(std::string_view name) const { return S3SnapshotKey(folder_, name); }
@@ -71,11 +93,15 @@ class S3Store final : public SnapshotStore {
  private:
   std::unique_ptr<S3Client> NewClient() const;
   std::string ListPrefix() const;
+  // RecoverJournaled for one entry; throws when it could not be settled.
+  int Settle(S3Client& client, const JournaledUpload& upload);
 
   S3StoreOptions options_;
   std::string folder_;
   std::shared_ptr<S3Counters> counters_;
   SystemClock system_clock_;
+  mutable std::mutex unreachable_mu_;
+  std::string unreachable_;  // why the last Check could not reach S3; "" when it could
 };
 
 }  // namespace snapd

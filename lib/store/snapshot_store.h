@@ -7,6 +7,7 @@
 // - A token backup is stored before its snapshot is listed, and removed with it.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,8 @@ class SnapshotWriter : public ByteSink {
   virtual SnapshotRecord Commit(const SnapshotRecord& record) = 0;
   // Drops everything written; safe to call more than once and after a failed Commit.
   virtual void Abort() noexcept = 0;
+  // A flag that, once set, stops a Commit that waits on slow work (an upload still sending).
+  virtual void WatchCancel(const std::atomic<bool>* /*cancel*/) {}
 };
 
 class SnapshotStore {

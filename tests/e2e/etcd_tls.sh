@@ -26,6 +26,6 @@ assert_contains "$status" "reachable (version"
 
 # A named certificate file that does not exist is a start-up error naming the key.
 expect_exit 2 "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --etcd-endpoint "$ETCD_URL" \
-  --etcd-cert "$T/missing.crt" --control-socket "$T/other.sock"
+  --etcd-cert "$T/missing.crt" --control-socket "$T/other.sock" --state-dir "$T/other-state"
 assert_contains "$OUT" "etcd-cert"
 log "ok"

@@ -111,20 +111,33 @@ make_certs() {
     -days 2 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
 }
 
-# fill_etcd MEGABYTES: writes about that much data in 1 MB values.
+# fill_etcd MEGABYTES: writes about that much data in 1 MB values (keys big/1...), three
+# writers at once (about 1.15 MB of database per value).
 fill_etcd() {
   head -c 750000 /dev/urandom | base64 -w0 >"$T/value"
-  for i in $(seq 1 "$1"); do etcdctl_ put "big/$i" <"$T/value" >/dev/null; done
+  local writers=() w
+  for w in 1 2 3; do
+    (for ((i = w; i <= $1; i += 3)); do etcdctl_ put "big/$i" <"$T/value" >/dev/null; done) &
+    writers+=("$!")
+  done
+  for w in "${writers[@]}"; do wait "$w" || fail "cannot fill etcd"; done
+}
+
+# etcd_db_size: the database size etcd reports, in bytes.
+etcd_db_size() {
+  etcdctl_ endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["dbSize"])'
 }
 
 SNAPSHOT_DIR="$T/data/server/db/snapshots"
+# The daemon's lock and journal of saves in progress: one per test, never shared.
+STATE_DIR="$T/state"
 mkdir -p "$T/conf"
 
 # start_daemon [FLAG...]: starts k3s-snapd against $ETCD_URL with its files under $T.
 start_daemon() {
   "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --node-name e2e-node \
     --etcd-endpoint "${ETCD_URL:-http://127.0.0.1:1}" --control-socket "$K3S_SNAPD_SOCKET" \
-    "$@" >>"$T/daemon.log" 2>&1 &
+    --state-dir "$STATE_DIR" "$@" >>"$T/daemon.log" 2>&1 &
   DAEMON_PID=$!
   PIDS+=("$DAEMON_PID")
   wait_for 15 test -S "$K3S_SNAPD_SOCKET" || fail "k3s-snapd did not create its socket"
@@ -170,6 +183,59 @@ expect_ok_when_idle() {
   done
 }
 
+# log_has N REGEX: the daemon's log has at least N lines matching REGEX.
+log_has() { [ "$(grep -c -- "$2" "$T/daemon.log")" -ge "$1" ]; }
+
+api_get() { curl -sf --unix-socket "$K3S_SNAPD_SOCKET" "http://localhost$1"; }
+api_post() { curl -sf --unix-socket "$K3S_SNAPD_SOCKET" -X POST --data-binary "$2" "http://localhost$1"; }
+# job_field ID EXPR: a Python expression over job ID (GET /v1/jobs/ID) as `j`, printed.
+job_field() {
+  api_get "/v1/jobs/$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"
+}
+
+# job_streamed ID BYTES: job ID has streamed more than BYTES. Asked with curl alone: starting
+# python (or `snapctl status`, which also probes etcd) can take a second while etcd streams.
+job_streamed() {
+  [[ $(api_get "/v1/jobs/$1") =~ \"bytes\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt "$2" ]
+}
+
+# jobs_mark: "STATE ID" of the newest job the daemon has made ("idle 0" before any): STATE is
+# running or idle. Job ids only grow and jobs run one at a time, so an unchanged idle mark
+# means no job ran in between. Asked of the job API only (cheap: status also probes etcd).
+jobs_mark() {
+  local id
+  # The id found last time, while it is still this daemon's (ids restart with the daemon).
+  id=$(cat "$T/jobs.latest" 2>/dev/null) && { [ "$id" -eq 0 ] || api_get "/v1/jobs/$id" >/dev/null; } ||
+    id=$(snapctl status -o json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(max([0] + [x["job"] for x in (s["lastSuccess"], s["lastFailure"]) if x] + ([s["job"]["id"]] if s["job"] else [])))')
+  while api_get "/v1/jobs/$((id + 1))" >/dev/null; do id=$((id + 1)); done
+  echo "$id" >"$T/jobs.latest"
+  if [ "$id" -gt 0 ] && [[ $(api_get "/v1/jobs/$id") == *'"state":"running"'* ]]; then
+    echo "running $id"
+  else
+    echo "idle $id"
+  fi
+}
+
+# while_idle COMMAND...: runs COMMAND in this shell (it may set variables, it should only look)
+# while no job runs and none starts: the daemon is idle before it and no job has started after
+# it, else it runs again (for up to 30 s). Whatever COMMAND read is then one consistent view,
+# even beside a fast schedule whose next save could otherwise fall between two reads.
+while_idle() {
+  local deadline=$((SECONDS + 30)) before
+  while :; do
+    before=$(jobs_mark)
+    if [[ $before == idle* ]]; then
+      "$@"
+      [ "$(jobs_mark)" = "$before" ] && return 0
+    fi
+    [ $SECONDS -lt $deadline ] || fail "the daemon was never idle while '$*' ran"
+    sleep 0.1
+  done
+}
+
 assert_contains() {
   [[ $1 == *"$2"* ]] || fail "expected output to contain '$2', got: $1"
 }
@@ -181,10 +247,9 @@ listed_names() {
     python3 -c 'import json,sys; sys.stdout.write("".join(r["name"] + "\n" for r in json.load(sys.stdin)))'
 }
 
+no_part_files() { [ -z "$(find "$SNAPSHOT_DIR" -name '*.part' 2>/dev/null)" ]; }
 assert_no_part_files() {
-  local parts
-  parts=$(find "$SNAPSHOT_DIR" -name '*.part' 2>/dev/null | wc -l)
-  [ "$parts" -eq 0 ] || fail "found .part files: $(ls "$SNAPSHOT_DIR")"
+  no_part_files || fail "found .part files: $(ls "$SNAPSHOT_DIR")"
 }
 
 # start_s3: a real, signature-checking S3 (Ceph RGW) in $T/rgw with bucket $S3_BUCKET;

@@ -30,7 +30,9 @@ assert_no_part_files
   fail "k3s snapshot time not taken from its name"
 stop_daemon
 
-run_daemon() { "$K3S_SNAPD" --config-dir "$T/conf" --control-socket "$T/bad.sock" "$@"; }
+run_daemon() {
+  "$K3S_SNAPD" --config-dir "$T/conf" --control-socket "$T/bad.sock" --state-dir "$T/bad-state" "$@"
+}
 # Unknown key: the file and key are named.
 printf 'etcd-snapshot-retenton: 3\n' >"$T/conf/20-typo.yaml"
 expect_exit 2 run_daemon

@@ -82,13 +82,17 @@ capture snapctl status
 stop_daemon
 printf 'etcd-s3-secret-key: %s\ntoken: %s\n' "$S3_SECRET_KEY" "$password" >"$T/conf/60-secret.yaml"
 chmod 644 "$T/conf/60-secret.yaml"
-capture "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --control-socket "$T/x.sock"
+capture "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --control-socket "$T/x.sock" \
+  --state-dir "$T/x-state"
 chmod 600 "$T/conf/60-secret.yaml"
 printf 'etcd-s3-secret-key: [%s]\n' "$S3_SECRET_KEY" >"$T/conf/60-secret.yaml"
-capture "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --control-socket "$T/x.sock"
+capture "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --control-socket "$T/x.sock" \
+  --state-dir "$T/x-state"
 rm "$T/conf/60-secret.yaml"
-capture "$K3S_SNAPD" --config-dir "$T/conf" --etcd-s3-secret-key "$S3_SECRET_KEY" --bogus-flag
-capture "$K3S_SNAPD" --config-dir "$T/conf" --token "$password" --etcd-snapshot-schedule-cron nope
+capture "$K3S_SNAPD" --config-dir "$T/conf" --state-dir "$T/x-state" \
+  --etcd-s3-secret-key "$S3_SECRET_KEY" --bogus-flag
+capture "$K3S_SNAPD" --config-dir "$T/conf" --state-dir "$T/x-state" --token "$password" \
+  --etcd-snapshot-schedule-cron nope
 chmod 644 "$T/age.key"
 start_daemon --etcd-snapshot-encryption-identity-file "$T/age.key"
 capture snapctl verify "$name"

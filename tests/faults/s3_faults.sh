@@ -56,7 +56,6 @@ listed=$(assert_listed_valid)
 injected=$(faults_injected s3)
 faults_off s3
 wait_for 30 sh -c "! '$SNAPCTL_BIN' ls -o json | grep -q '\"$good\"'" || fail "no good save replaced $good"
-sleep 1
 wait_for 10 sh -c "[ \$('$SNAPCTL_BIN' ls -o json | grep -c '\"name\": \"etcd-snapshot-') -eq 2 ]" ||
   fail "retention 1 does not keep one scheduled snapshot per store: $(listed_names)"
 stop_daemon
@@ -159,8 +158,8 @@ hard_case s3-complete-slowdown "[{\"name\":\"complete-slowdown\",\"method\":\"PO
 hard_case s3-record-cut "[{\"name\":\"record-cut\",\"method\":\"PUT\",\"path\":\"^$B/.metadata/\",\"action\":\"cut\",\"after_bytes\":10}]" \
   "PutObject"
 
-# S3 gone for the whole upload, its abort included: the upload is left behind, kept while it
-# may still be live (the grace period), and aborted by the next run's sweep once it is older.
+# S3 gone for the whole upload, its abort included: the upload is left behind, but it is in
+# the daemon's journal, so the next start aborts it at once, without waiting for the grace.
 start=$SECONDS
 faults s3 "[{\"name\":\"part-reset\",\"method\":\"PUT\",\"query\":\"partNumber=\",\"action\":\"reset\"},
   {\"name\":\"abort-reset\",\"method\":\"DELETE\",\"query\":\"^uploadId=\",\"action\":\"reset\"}]"
@@ -169,20 +168,41 @@ assert_contains "$OUT" "kept in local but not stored in s3"
 injected=$(faults_injected s3)
 faults_off s3
 [ -n "$(s3_uploads)" ] || fail "expected the unabortable upload to be left"
+[ -n "$(ls "$STATE_DIR/uploads")" ] || fail "the unabortable upload is not in the journal"
 stop_daemon
+aborted='aborted the upload of .*, left open by an interrupted save'
+seen=$(grep -c -- "$aborted" "$T/daemon.log" || true)
 s3_daemon --etcd-disable-snapshots --etcd-s3-timeout 5s
-[ -n "$(s3_uploads)" ] || fail "the sweep aborted an upload younger than its grace period"
-stop_daemon
-# The grace is 10 minutes: the proxy makes the upload look 11 minutes old to the daemon.
-faults s3 "[{\"name\":\"age\",\"method\":\"GET\",\"query\":\"uploads\",\"action\":\"age\",\"seconds\":660}]"
-s3_daemon --etcd-disable-snapshots --etcd-s3-timeout 5s
-wait_for 10 sh -c "grep -q 'removed 1 leftover' '$T/daemon.log'" || fail "the start-up sweep did not report the leftover"
+wait_for 15 log_has $((seen + 1)) "$aborted" || fail "the start did not abort the journaled upload"
 assert_no_uploads
-faults_off s3
+[ -z "$(ls "$STATE_DIR/uploads")" ] || fail "the journal still holds: $(ls "$STATE_DIR/uploads")"
 expect_exit 0 snapctl save
 assert_no_uploads
-matrix s3-gone-abort-lost "$injected" "$(assert_listed_valid)" "upload left, swept by the next run after its grace" \
-  $((SECONDS - start))
+matrix s3-gone-abort-lost "$injected" "$(assert_listed_valid)" \
+  "upload left, aborted at the next start (journaled: no grace)" $((SECONDS - start))
+
+# An upload the daemon did not journal (k3s's, another node's) keeps its grace: spared while
+# it may still be live, aborted once older than etcd-s3-incomplete-upload-grace.
+start=$SECONDS
+stop_daemon
+foreign="etcd-snapshot-other-node-1700000000"
+s3_curl -X POST "http://$S3_ENDPOINT/$S3_BUCKET/$foreign?uploads=" -o /dev/null ||
+  fail "cannot create an upload"
+s3_daemon --etcd-disable-snapshots --etcd-s3-timeout 5s --etcd-s3-incomplete-upload-grace 20m \
+  --log-level debug
+wait_for 15 log_has 1 'S3 cleanup finished' || fail "the start-up S3 cleanup did not run"
+[ "$(s3_uploads)" = "$foreign" ] || fail "the sweep aborted an upload younger than its grace"
+stop_daemon
+# The proxy makes the upload look 21 minutes old to the daemon.
+faults s3 "[{\"name\":\"age\",\"method\":\"GET\",\"query\":\"uploads\",\"action\":\"age\",\"seconds\":1260}]"
+swept='removed 1 leftover(s) of interrupted saves from s3'
+seen=$(grep -c -- "$swept" "$T/daemon.log" || true)
+s3_daemon --etcd-disable-snapshots --etcd-s3-timeout 5s --etcd-s3-incomplete-upload-grace 20m
+wait_for 15 log_has $((seen + 1)) "$swept" || fail "the start-up sweep did not report the leftover"
+assert_no_uploads
+faults_off s3
+matrix s3-foreign-upload "an upload not ours" "$(assert_listed_valid)" \
+  "kept within etcd-s3-incomplete-upload-grace, aborted past it" $((SECONDS - start))
 
 # etcd's stream cut with parts already in S3: nothing in S3, no upload, nothing listed.
 start=$SECONDS

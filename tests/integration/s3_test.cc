@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -224,6 +225,23 @@ std::string ShellQuote(const std::string& text) {
 
 bool HaveProgram(const std::string& name) {
   return Run("command -v " + name + " >/dev/null").status == 0;
+}
+
+// Waits until a worker has created the upload (it is created off the writing thread).
+bool WaitForUploadId(const S3UploadWriter& upload) {
+  auto deadline = steady_clock::now() + seconds(30);
+  while (upload.upload_id().empty()) {
+    if (steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+// A new empty directory under /tmp.
+std::string TempDir() {
+  char dir_template[] = "/tmp/s3-test-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  return dir_template;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -486,46 +504,90 @@ TEST_CASE("multipart calls: parts, listing, completion and EntityTooSmall", "[s3
   CHECK(client.counters()->retries.load() == 0);
 }
 
-TEST_CASE("Write blocks while every part buffer is busy", "[s3-integration]") {
-  S3Client client(PeerOptions(NewBucket("backpressure")));
+TEST_CASE("Write never waits for S3: parts wait in the spool, not in memory", "[s3-integration]") {
+  S3Client client(PeerOptions(NewBucket("spool")));
   std::mutex mu;
   std::condition_variable cv;
   bool released = false;
+  int held = 0;
   S3UploadOptions options;
   options.key = "slow";
   options.concurrency = 2;
   options.initial_part_size = 5 * kMiB;
+  options.spill_dir = TempDir();
   options.before_part = [&](int) {
     std::unique_lock lock(mu);
+    ++held;
+    cv.notify_all();
     cv.wait(lock, [&] { return released; });
   };
   const std::string data = RandomBytes(40 * kMiB, 22);
   S3UploadWriter upload(client, options);
-  std::atomic<uint64_t> accepted{0};
-  std::thread writer([&] {
-    for (size_t at = 0; at < data.size(); at += kMiB) {
-      upload.Write(std::string_view(data).substr(at, kMiB));
-      accepted += kMiB;
-    }
-  });
-  // Two parts are with the (held) workers and a third buffer is full: the next Write waits.
-  auto deadline = steady_clock::now() + seconds(10);
-  while (accepted.load() < 15 * kMiB && steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  std::this_thread::sleep_for(milliseconds(300));
-  CHECK(accepted.load() == 15 * kMiB);
+  // Both workers are held inside a part; the whole stream is still taken without waiting.
+  WriteInChunks(upload, data, 23);
   {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
+    CHECK(cv.wait_for(lock, seconds(30), [&] { return held == 2; }));
+    CHECK(upload.parts_uploaded() == 0);
     released = true;
   }
   cv.notify_all();
-  writer.join();
   CHECK(upload.Complete().size == data.size());
   CHECK(upload.parts_uploaded() == 8);
   CompareSink compare(data);
   client.GetObject("slow", compare);
   CHECK(compare.Matches());
+  // The spool is unlinked from the start: nothing is left in its directory.
+  CHECK(std::filesystem::is_empty(options.spill_dir));
+}
+
+TEST_CASE("the upload is journaled before its first part and unjournaled when it ends",
+          "[s3-integration]") {
+  S3Client client(PeerOptions(NewBucket("journal-hooks")));
+  std::vector<std::string> events;
+  std::mutex mu;
+  S3UploadOptions options;
+  options.key = "hooked";
+  options.concurrency = 3;
+  options.initial_part_size = 5 * kMiB;
+  options.on_created = [&](const std::string& id) {
+    std::lock_guard lock(mu);
+    events.push_back("created " + id);
+  };
+  options.on_ended = [&](const std::string& id) {
+    std::lock_guard lock(mu);
+    events.push_back("ended " + id);
+  };
+  options.before_part = [&](int part) {
+    std::lock_guard lock(mu);
+    events.push_back("part " + std::to_string(part));
+  };
+  const std::string data = RandomBytes(12 * kMiB, 25);
+  {
+    S3UploadWriter upload(client, options);
+    WriteInChunks(upload, data, 26);
+    upload.Complete();
+  }
+  REQUIRE(events.size() == 5);
+  CHECK(events.front().starts_with("created "));
+  CHECK(events.back() == "ended " + events.front().substr(8));
+
+  // Aborted (a failed part): the abort also ends the journal entry.
+  events.clear();
+  options.key = "failing";
+  options.before_part = [](int part) {
+    if (part == 2) throw Error::Permanent("injected part failure");
+  };
+  {
+    S3UploadWriter upload(client, options);
+    CHECK_THROWS(([&] {
+      WriteInChunks(upload, data, 27);
+      upload.Complete();
+    }()));
+  }
+  REQUIRE(events.size() == 2);
+  CHECK(events[1] == "ended " + events[0].substr(8));
+  CHECK(client.ListMultipartUploads("").empty());
 }
 
 TEST_CASE("a cancelled upload stops at once and leaves nothing", "[s3-integration]") {
@@ -832,6 +894,7 @@ TEST_CASE("aborted and failed uploads leave no incomplete multipart upload", "[s
     S3UploadWriter upload(client, options);
     upload.Write(std::string_view(data).substr(0, 20 * kMiB));
     REQUIRE(upload.multipart());
+    REQUIRE(WaitForUploadId(upload));
     CHECK(client.ListMultipartUploads("a/").size() == 1);
     upload.Abort();
     upload.Abort();  // repeatable
@@ -843,8 +906,16 @@ TEST_CASE("aborted and failed uploads leave no incomplete multipart upload", "[s
     {
       S3UploadWriter upload(client, options);
       upload.Write(std::string_view(data).substr(0, 17 * kMiB));
+      REQUIRE(WaitForUploadId(upload));
       CHECK(client.ListMultipartUploads("a/").size() == 1);
     }
+  }
+  SECTION("dropped while its upload is being created") {
+    S3UploadOptions options;
+    options.key = "a/early";
+    S3UploadWriter upload(client, options);
+    upload.Write(std::string_view(data).substr(0, 9 * kMiB));
+    upload.Abort();
   }
   SECTION("a part fails after its retries") {
     S3UploadOptions options;
@@ -863,7 +934,10 @@ TEST_CASE("aborted and failed uploads leave no incomplete multipart upload", "[s
     }
     CHECK(threw);
     CHECK_FALSE(upload.object_created());
-    CHECK(client.ListMultipartUploads("a/").empty());  // aborted at once, not at destruction
+    // A failure seen by Write leaves the network abort to the caller, who may be streaming to
+    // a local copy that must not wait for it.
+    upload.Abort();
+    CHECK(client.ListMultipartUploads("a/").empty());
     RequireError([&] { upload.Complete(); }, ErrorKind::kTransient, {"injected failure"});
   }
   SECTION("the store's writer throws from the stream") {
@@ -902,7 +976,13 @@ TEST_CASE("S3Store never replaces a snapshot", "[s3-integration]") {
   CHECK(listed[0].sha256 == Sha256::HexOf(first));
   CHECK(raw.ListMultipartUploads("").empty());
 
-  RequireError([&] { store.Create(name); }, ErrorKind::kConflict, {"already exists"});
+  // A save of a name S3 already holds fails before it uploads a part.
+  auto late = store.Create(name);
+  WriteInChunks(*late, second, 17);
+  RequireError([&] { late->Commit(RecordFor(name, second)); }, ErrorKind::kConflict,
+               {"CreateMultipartUpload", "already exists"});
+  late.reset();
+  CHECK(raw.ListMultipartUploads("").empty());
 
   // The single-PutObject path is conditional too.
   const std::string small_name = "on-demand-n-1700000001";
@@ -992,9 +1072,7 @@ TEST_CASE("awscli and rclone read what S3Store wrote", "[s3-integration]") {
   const std::string key = folder + "/" + name;
   const std::string endpoint_url = "http://" + Env("S3_ENDPOINT");
 
-  char dir_template[] = "/tmp/s3-interop-XXXXXX";
-  REQUIRE(::mkdtemp(dir_template) != nullptr);
-  const std::string dir = dir_template;
+  const std::string dir = TempDir();
 
   if (HaveProgram("aws")) {
     const std::string aws = "env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=" +
@@ -1047,4 +1125,152 @@ TEST_CASE("awscli and rclone read what S3Store wrote", "[s3-integration]") {
   std::remove((dir + "/aws.bin").c_str());
   std::remove((dir + "/rclone.bin").c_str());
   ::rmdir(dir.c_str());
+}
+
+// A temp dir standing for the daemon's state dir, removed with everything under it.
+class TempStateDir {
+ public:
+  TempStateDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "s3-state.XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempStateDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string path;
+};
+
+TEST_CASE("S3Store journals each upload while it is open, and until its record is stored",
+          "[s3-integration]") {
+  const std::string bucket = NewBucket("journal");
+  TempStateDir state;
+  UploadJournal journal(state.path + "/uploads");
+  S3StoreOptions options = StoreOptions(bucket, "f");
+  options.journal = &journal;
+  options.spill_dir = state.path;
+  S3Store store(options);
+  S3Client raw(PeerOptions(bucket));
+  const std::string data = RandomBytes(11 * kMiB, 41);
+
+  const std::string name = "etcd-snapshot-n-1700000100";
+  auto writer = store.Create(name);
+  WriteInChunks(*writer, data, 42);
+  // The first part is on its way: its upload is journaled before it goes up.
+  const auto deadline = steady_clock::now() + seconds(60);
+  std::vector<JournaledUpload> open;
+  while ((open = journal.All()).empty() && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].snapshot == name);
+  CHECK(open[0].bucket == bucket);
+  CHECK(open[0].key == "f/" + name);
+  CHECK_FALSE(open[0].record);
+  std::vector<S3Upload> uploads = raw.ListMultipartUploads("");
+  REQUIRE(uploads.size() == 1);
+  CHECK(uploads[0].upload_id == open[0].upload_id);
+  // The periodic sweep never aborts a journaled upload, however old it looks.
+  FixedClock later(system_clock::now() + hours(1));
+  S3StoreOptions sweeping = options;
+  sweeping.clock = &later;
+  CHECK(S3Store(sweeping).RemoveIncomplete() == 0);
+  writer->Commit(RecordFor(name, data));
+  CHECK(journal.All().empty());
+  CHECK(raw.ListMultipartUploads("").empty());
+
+  auto aborted = store.Create("etcd-snapshot-n-1700000101");
+  WriteInChunks(*aborted, data, 43);
+  aborted->Abort();
+  CHECK(journal.All().empty());
+  CHECK(raw.ListMultipartUploads("").empty());
+}
+
+TEST_CASE("RecoverJournaled settles what a killed daemon left in S3", "[s3-integration]") {
+  const std::string bucket = NewBucket("recover");
+  TempStateDir state;
+  S3Client raw(PeerOptions(bucket));
+  const std::string data = RandomBytes(6 * kMiB + 123, 51);
+  auto record_of = [&](const std::string& name, const std::string& bytes) {
+    SnapshotRecord record = RecordFor(name, bytes);
+    record.storage = "s3";
+    record.location = "s3://" + bucket + "/f/" + name;
+    return record;
+  };
+
+  // Killed while parts went up: an open upload with one part.
+  const std::string open_name = "etcd-snapshot-n-1700000200";
+  const std::string open_id = raw.CreateMultipartUpload("f/" + open_name);
+  raw.UploadPart("f/" + open_name, open_id, 1, std::string_view(data).substr(0, 5 * kMiB));
+  // Killed between CompleteMultipartUpload and the record's PutObject: the object is whole.
+  const std::string whole_name = "etcd-snapshot-n-1700000201";
+  const std::string whole_id = raw.CreateMultipartUpload("f/" + whole_name);
+  std::vector<S3Part> parts = {
+      {1,
+       raw.UploadPart("f/" + whole_name, whole_id, 1, std::string_view(data).substr(0, 5 * kMiB)),
+       0},
+      {2, raw.UploadPart("f/" + whole_name, whole_id, 2, std::string_view(data).substr(5 * kMiB)),
+       0}};
+  raw.CompleteMultipartUpload("f/" + whole_name, whole_id, parts);
+  // The same moment, but the object does not read back as saved (and had a token backup).
+  const std::string bad_name = "etcd-snapshot-n-1700000202";
+  raw.PutObject("f/" + bad_name, data.substr(1));
+  raw.PutObject("f/.metadata/" + TokenBackupName(bad_name), "sealed token");
+  // Killed after the record went up, before the journal heard of it.
+  const std::string done_name = "etcd-snapshot-n-1700000203";
+  raw.PutObject("f/" + done_name, "done");
+  raw.PutObject("f/.metadata/" + done_name, RecordToMetadataJson(record_of(done_name, "done")));
+  {
+    UploadJournal dead(state.path + "/uploads");
+    dead.Record({open_name, bucket, "f/" + open_name, open_id, std::nullopt});
+    dead.Record({whole_name, bucket, "f/" + whole_name, whole_id, record_of(whole_name, data)});
+    SnapshotRecord bad = record_of(bad_name, data);
+    bad.token_backup = true;
+    dead.Record({bad_name, bucket, "f/" + bad_name, "", bad});
+    dead.Record({done_name, bucket, "f/" + done_name, "", record_of(done_name, "done")});
+    dead.Record({"etcd-snapshot-n-1700000204", "another-bucket", "f/etcd-snapshot-n-1700000204",
+                 "elsewhere", std::nullopt});
+  }
+
+  UploadJournal journal(state.path + "/uploads");  // the restarted daemon's
+  // A save of the restarted daemon, under way: not a leftover.
+  const std::string live_name = "etcd-snapshot-n-1700000205";
+  const std::string live_id = raw.CreateMultipartUpload("f/" + live_name);
+  journal.Record({live_name, bucket, "f/" + live_name, live_id, std::nullopt});
+
+  S3StoreOptions options = StoreOptions(bucket, "f");
+  options.journal = &journal;
+  options.cluster_id = "cluster-1";
+  S3Store store(options);
+  CHECK(store.RecoverJournaled() == 3);
+
+  // No grace: the open upload is gone at once; the live one stays.
+  std::vector<S3Upload> uploads = raw.ListMultipartUploads("");
+  REQUIRE(uploads.size() == 1);
+  CHECK(uploads[0].upload_id == live_id);
+  // The whole object got its record, as the save would have written it.
+  const std::vector<SnapshotRecord> listed = store.List();
+  const SnapshotRecord* whole = Find(listed, whole_name);
+  REQUIRE(whole != nullptr);
+  CHECK(whole->status == "ready");
+  CHECK(whole->sha256 == Sha256::HexOf(data));
+  CHECK(whole->size == data.size());
+  CHECK(whole->node == "node-1.example");
+  S3ObjectHead record_head = raw.HeadObject("f/.metadata/" + whole_name);
+  CHECK(record_head.content_type == "application/json");
+  CHECK(record_head.metadata["k3s-snapd-sha256"] == Sha256::HexOf(data));
+  CHECK(record_head.metadata["k3s-cluster-id"] == "cluster-1");
+  // The one that did not match is gone, with its token backup; nothing else was touched.
+  CHECK(Find(listed, bad_name) == nullptr);
+  CHECK(Find(listed, done_name) != nullptr);
+  CHECK(Keys(raw.ListAllObjects("f/")) ==
+        std::vector<std::string>{"f/.metadata/" + whole_name, "f/.metadata/" + done_name,
+                                 "f/" + whole_name, "f/" + done_name});
+  // Settled entries are dropped; another bucket's stays for a daemon configured with it.
+  std::vector<std::string> left;
+  for (const JournaledUpload& entry : journal.All()) left.push_back(entry.snapshot);
+  CHECK(left == std::vector<std::string>{"etcd-snapshot-n-1700000204", live_name});
+  CHECK(store.RecoverJournaled() == 0);
+  raw.AbortMultipartUpload("f/" + live_name, live_id);
 }

@@ -4,7 +4,8 @@
 """Usage: check_trace.py UNIT TRACE --map REAL=TEST... [--test-dir DIR] [--cwd DIR]
 
 Reads SystemCallFilter=, RestrictAddressFamilies=, MemoryDenyWriteExecute=, RestrictNamespaces=,
-ReadWritePaths=, RuntimeDirectory=, PrivateTmp=, ProtectHome=, ProcSubset= and PrivateDevices=
+ReadWritePaths=, RuntimeDirectory=, StateDirectory=, PrivateTmp=, ProtectHome=, ProcSubset= and
+PrivateDevices=
 from UNIT and reports every traced call the sandbox would refuse or change:
   - a system call outside the filter;
   - a socket of another address family;
@@ -223,6 +224,7 @@ def main():
         families |= set(value.split())
     writable = [to_test(p.lstrip("-")) for v in unit.get("ReadWritePaths", []) for p in v.split()]
     writable += [to_test("/run/" + d) for v in unit.get("RuntimeDirectory", []) for d in v.split()]
+    writable += [to_test("/var/lib/" + d) for v in unit.get("StateDirectory", []) for d in v.split()]
     private_tmp = unit.get("PrivateTmp", ["no"])[-1] in ("yes", "true", "1")
     mdwe = unit.get("MemoryDenyWriteExecute", ["no"])[-1] in ("yes", "true", "1")
     no_namespaces = unit.get("RestrictNamespaces", ["no"])[-1] in ("yes", "true", "1")

@@ -15,7 +15,7 @@ for example in "${examples[@]}"; do
   install -m 600 "$example" "$copy"
 done
 "$daemon" --config-dir "$T/conf" --data-dir "$T/data" --control-socket "$T/snapd.sock" \
-  --etcd-endpoint http://127.0.0.1:1 >"$T/daemon.log" 2>&1 &
+  --state-dir "$T/state" --etcd-endpoint http://127.0.0.1:1 >"$T/daemon.log" 2>&1 &
 pid=$!
 trap 'kill -KILL "$pid" 2>/dev/null || true; rm -rf "$T"' EXIT
 for _ in $(seq 1 100); do
@@ -34,7 +34,7 @@ check_line() {
   chmod 600 "$T/one/10-line.yaml"
   local out
   out=$("$daemon" --config-dir "$T/one" --data-dir "$T/data" --control-socket "$T/one.sock" \
-    --etcd-snapshot-schedule-cron=never 2>&1) && fail "k3s-snapd ran with an invalid cron flag"
+    --state-dir "$T/one-state" --etcd-snapshot-schedule-cron=never 2>&1) && fail "k3s-snapd ran with an invalid cron flag"
   if grep -E 'unknown key|invalid YAML|expected an? [a-z]+, got|segmentation' <<<"$out"; then
     return 1
   fi

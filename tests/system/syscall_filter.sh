@@ -124,7 +124,8 @@ wait "$saver" 2>/dev/null || true
 
 check() {
   python3 "$here/check_trace.py" "$1" "$T/trace" --test-dir "$T" \
-    --map "/var/lib/rancher/k3s=$T/data" --map "/run/k3s-snapd=$T/run"
+    --map "/var/lib/rancher/k3s=$T/data" --map "/run/k3s-snapd=$T/run" \
+    --map "/var/lib/k3s-snapd=$STATE_DIR"
 }
 check "$unit" >"$T/check.log" 2>&1 ||
   fail "the daemon does what its unit forbids:

@@ -811,3 +811,45 @@ TEST_CASE("LoadConfig reads drop-ins, secret files and $CREDENTIALS_DIRECTORY", 
   CHECK_THROWS_WITH(LoadConfig({"--config-dir", conf}),
                     Catch::Contains("has mode 0644") && Catch::Contains("chmod 600 " + secret));
 }
+
+TEST_CASE("state-dir: a flag or file, else $STATE_DIRECTORY, else /var/lib/k3s-snapd", "[config]") {
+  CHECK(BuildConfig(WithFiles({})).state_dir == "/var/lib/k3s-snapd");
+  ConfigInputs inputs = WithFiles({});
+  inputs.env["STATE_DIRECTORY"] = "/var/lib/k3s-snapd-unit";
+  Config config = BuildConfig(inputs);
+  CHECK(config.state_dir == "/var/lib/k3s-snapd-unit");
+  CHECK(config.SourceOf("state-dir") == "env STATE_DIRECTORY");
+  inputs.flags = {"--state-dir=/srv/state"};
+  CHECK(BuildConfig(inputs).state_dir == "/srv/state");
+  CHECK(FileError("state-dir: relative/dir\n") ==
+        "/etc/k3s-snapd.d/10-test.yaml: state-dir: must be an absolute path, got "
+        "\"relative/dir\"");
+  inputs.flags = {};
+  inputs.env["STATE_DIRECTORY"] = "relative";
+  CHECK(ErrorOf(inputs) ==
+        "env STATE_DIRECTORY: state-dir: must be an absolute path, got "
+        "\"relative\"");
+}
+
+TEST_CASE("etcd-stall-timeout and etcd-s3-incomplete-upload-grace are durations", "[config]") {
+  Config config = BuildConfig(WithFiles({}));
+  CHECK(config.etcd_stall_timeout == 60s);
+  CHECK(config.s3.incomplete_upload_grace == 600s);
+  config = BuildConfig(WithFiles(
+      {{"/c/a.yaml", "etcd-stall-timeout: 2m30s\netcd-s3-incomplete-upload-grace: 1h\n"}}));
+  CHECK(config.etcd_stall_timeout == 150s);
+  CHECK(config.s3.incomplete_upload_grace == 3600s);
+  CHECK(config.SourceOf("etcd-stall-timeout") == "/c/a.yaml");
+  CHECK(FileError("etcd-stall-timeout: soon\n")
+            .starts_with("/etc/k3s-snapd.d/10-test.yaml: etcd-stall-timeout: expected a duration "
+                         "such as 30s, 5m or 1h30m, got \"soon\""));
+  CHECK(ErrorOf(WithFlags({"--etcd-stall-timeout=0s"})) ==
+        "--etcd-stall-timeout: must be more than 0s, got 0s");
+  CHECK(FileError("etcd-s3-incomplete-upload-grace: 0s\n") ==
+        "/etc/k3s-snapd.d/10-test.yaml: etcd-s3-incomplete-upload-grace: must be more than 0s, "
+        "got 0s");
+  const nlohmann::json json = ConfigToJson(BuildConfig(WithFiles({})));
+  CHECK(json["etcd-stall-timeout"] == "1m");
+  CHECK(json["etcd-s3-incomplete-upload-grace"] == "10m");
+  CHECK(json["state-dir"] == "/var/lib/k3s-snapd");
+}

@@ -32,6 +32,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/file_descriptor.h"
+#include "store/journal_dir.h"
 #include "store/local_store.h"
 
 using namespace snapd;
@@ -521,6 +522,71 @@ TEST_CASE("RemoveIncomplete removes only stale, unlocked leftovers of ours", "[s
   CHECK(ReadFile(tmp.snapshots + "/etcd-snapshot-server-1-1700000002") == "live");
   CHECK(Names(store.List()) == std::vector<std::string>{"etcd-snapshot-server-1-1700000002",
                                                         "etcd-snapshot-server-1-1700000009"});
+}
+
+TEST_CASE("after a crash, our own .part goes at once and another process's fresh one stays",
+          "[store]") {
+  TempDataDir tmp;
+  const std::string journal_dir = tmp.root + "/state/local-saves";
+  const std::string ours = tmp.snapshots + "/etcd-snapshot-server-1-1700000001.part";
+  const std::string held = tmp.snapshots + "/etcd-snapshot-server-1-1700000002.part";
+  const std::string theirs = tmp.snapshots + "/etcd-snapshot-server-1-1700000003.part";
+  {
+    // A writer notes its .part in the journal before making it, and drops the note with it.
+    JournalDir journal(journal_dir);
+    LocalStore store(tmp.snapshots, "server-1", &journal);
+    store.Prepare();
+    auto writer = store.Create("etcd-snapshot-server-1-1700000001");
+    CHECK(ReadFile(journal_dir + "/etcd-snapshot-server-1-1700000001") == ours);
+    writer->Write("half a snapshot");
+  }
+  CHECK(fs::is_empty(journal_dir));
+  // What a kill of the process leaves instead: the files and their notes.
+  JournalDir dead(journal_dir);
+  dead.Write("etcd-snapshot-server-1-1700000001", ours);
+  dead.Write("etcd-snapshot-server-1-1700000002", held);
+  WriteFile(ours, "half a snapshot");
+  WriteFile(held, "still written by someone");
+  const int lock_fd = ::open(held.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(lock_fd >= 0);
+  REQUIRE(::flock(lock_fd, LOCK_EX) == 0);
+  WriteFile(theirs, "k3s writing");  // no entry: maybe k3s or etcdctl, within its grace
+
+  JournalDir journal(journal_dir);  // the restarted process
+  LocalStore store(tmp.snapshots, "server-1", &journal);
+  auto live = store.Create("etcd-snapshot-server-1-1700000004");  // a save of its own
+  live->Write("live");
+  CHECK(store.RemoveIncomplete() == 1);
+  CHECK_FALSE(Exists(ours));  // fresh, but ours: no grace period
+  CHECK(Exists(held));        // a writer holds it: the flock stays the guard
+  CHECK(Exists(theirs));
+  CHECK(Exists(tmp.snapshots + "/etcd-snapshot-server-1-1700000004.part"));
+  CHECK_FALSE(Exists(journal_dir + "/etcd-snapshot-server-1-1700000001"));
+  CHECK(Exists(journal_dir + "/etcd-snapshot-server-1-1700000002"));  // tried again later
+
+  ::close(lock_fd);
+  CHECK(store.RemoveIncomplete() == 1);
+  CHECK_FALSE(Exists(held));
+  CHECK(Exists(theirs));
+  live->Commit(SaveRecord("live"));
+  CHECK_FALSE(Exists(journal_dir + "/etcd-snapshot-server-1-1700000004"));
+  auto aborted = store.Create("etcd-snapshot-server-1-1700000005");
+  aborted->Abort();
+  CHECK(fs::is_empty(journal_dir));
+}
+
+TEST_CASE("a journal entry that names no .part of its snapshot is dropped untouched", "[store]") {
+  TempDataDir tmp;
+  const std::string journal_dir = tmp.root + "/state/local-saves";
+  LocalStore plain(tmp.snapshots, "server-1");
+  plain.Prepare();
+  WriteFile(tmp.root + "/victim", "keep me");
+  JournalDir({journal_dir}).Write("etcd-snapshot-server-1-1700000001", tmp.root + "/victim");
+  JournalDir journal(journal_dir);
+  LocalStore store(tmp.snapshots, "server-1", &journal);
+  CHECK(store.RemoveIncomplete() == 0);
+  CHECK(ReadFile(tmp.root + "/victim") == "keep me");
+  CHECK(fs::is_empty(journal_dir));
 }
 
 TEST_CASE("a snapshot changed after Commit is listed as failed", "[store]") {

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "core/encoding.h"
 #include "core/error.h"
+#include "s3/part_spool.h"
 #include "s3/s3_client.h"
 #include "s3/s3_endpoint.h"
 #include "s3/s3_retry.h"
@@ -434,6 +435,36 @@ TEST_CASE("part sizes: doubling every 900 parts fits any size under 10,000 parts
   int parts = 0;
   while (total < 8 * kGiB) total += PartSizeFor(++parts, InitialPartSize(0));
   CHECK(parts == 962);
+  // 50 GiB, far past etcd's quota, still fits with parts of 8 MiB and more.
+  total = 0;
+  parts = 0;
+  while (total < 50 * kGiB) total += PartSizeFor(++parts, InitialPartSize(0));
+  CHECK(parts <= kS3MaxParts);
+}
+
+TEST_CASE("part spool: unlinked, read back at any offset, sent ranges released", "[s3]") {
+  char dir_template[] = "/tmp/part-spool-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  {
+    PartSpool spool(dir);
+    std::string data;
+    for (int i = 0; i < 300000; ++i) data += static_cast<char>('a' + i % 26);
+    spool.Append(std::string_view(data).substr(0, 100000));
+    spool.Append(std::string_view(data).substr(100000));
+    CHECK(spool.size() == data.size());
+    std::string back(5000, '\0');
+    spool.ReadAt(123456, back.data(), back.size());
+    CHECK(back == data.substr(123456, 5000));
+    spool.Release(0, 200000);  // a sent range: its bytes may be gone, the rest is intact
+    spool.ReadAt(200000, back.data(), back.size());
+    CHECK(back == data.substr(200000, 5000));
+    RequireError([&] { spool.ReadAt(data.size() - 10, back.data(), back.size()); },
+                 ErrorKind::kPermanent, "spool in " + dir);
+    // Nothing of it is visible in the directory, even while it is open.
+    CHECK(::rmdir(dir.c_str()) == 0);
+  }
+  RequireError([&] { PartSpool missing(dir); }, ErrorKind::kNotFound, "spool in " + dir);
 }
 
 TEST_CASE("store keys: k3s's path.Join layout without double slashes", "[s3]") {
