@@ -221,10 +221,11 @@ print(max([0] + [x["job"] for x in (s["lastSuccess"], s["lastFailure"]) if x] + 
 
 # while_idle COMMAND...: runs COMMAND in this shell (it may set variables, it should only look)
 # while no job runs and none starts: the daemon is idle before it and no job has started after
-# it, else it runs again (for up to 30 s). Whatever COMMAND read is then one consistent view,
-# even beside a fast schedule whose next save could otherwise fall between two reads.
+# it, else it runs again (for up to 60 s). Whatever COMMAND read is then one consistent view,
+# even beside a fast schedule whose next save could otherwise fall between two reads. COMMAND
+# must take less time than the schedule leaves between two saves.
 while_idle() {
-  local deadline=$((SECONDS + 30)) before
+  local deadline=$((SECONDS + 60)) before
   while :; do
     before=$(jobs_mark)
     if [[ $before == idle* ]]; then

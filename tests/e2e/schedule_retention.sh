@@ -14,25 +14,27 @@ status=$(snapctl status -o json)
 python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["schedule"]["enabled"] and s["schedule"]["nextRun"], s' "$status" ||
   fail "status has no next scheduled run: $status"
 
-# Wait for at least four scheduled runs.
-deadline=$((SECONDS + 30))
-while :; do
-  runs=$(grep -c 'saving snapshot etcd-snapshot-' "$T/daemon.log" || true)
-  [ "$runs" -ge 4 ] && break
-  [ $SECONDS -lt $deadline ] || fail "only $runs scheduled snapshots in 30 s"
-  sleep 0.5
-done
-sleep 0.5
-scheduled=$(listed_names | grep -c '^etcd-snapshot-' || true)
-[ "$scheduled" -eq 2 ] || fail "$scheduled scheduled snapshots kept, retention is 2: $(listed_names)"
-ondemand=$(listed_names | grep -c '^on-demand-' || true)
-[ "$ondemand" -eq 3 ] || fail "schedule touched on-demand snapshots: $(listed_names)"
+# Wait for at least four scheduled runs, then look while no job runs: the next save of the
+# schedule must not fall between the listing and the look at the disk.
+wait_for 30 log_has 4 'saving snapshot etcd-snapshot-' || fail "only $(grep -c 'saving snapshot etcd-snapshot-' "$T/daemon.log") scheduled snapshots in 30 s"
+take_view() {
+  LISTED=$(listed_names)
+  ON_DISK=$(ls "$SNAPSHOT_DIR")
+  STORED=$(sed -n 's/.*snapshot \(etcd-snapshot-[^ ]*\) stored at .*/\1/p' "$T/daemon.log")
+}
+while_idle take_view
+scheduled=$(grep -c '^etcd-snapshot-' <<<"$LISTED" || true)
+[ "$scheduled" -eq 2 ] || fail "$scheduled scheduled snapshots kept, retention is 2: $LISTED"
+ondemand=$(grep -c '^on-demand-' <<<"$LISTED" || true)
+[ "$ondemand" -eq 3 ] || fail "schedule touched on-demand snapshots: $LISTED"
 grep -q 'retention: deleted etcd-snapshot-' "$T/daemon.log" || fail "no retention in the log"
 
-# The kept scheduled snapshots are the newest ones.
-newest=$(ls "$SNAPSHOT_DIR" | grep '^etcd-snapshot-' | sort | tail -n 2 | tr '\n' ' ')
-kept=$(listed_names | grep '^etcd-snapshot-' | sort | tr '\n' ' ')
-[ "$newest" = "$kept" ] || fail "kept '$kept', newest on disk '$newest'"
+# The kept scheduled snapshots are the newest ones made, the only ones left on disk.
+kept=$(grep '^etcd-snapshot-' <<<"$LISTED" | sort | tr '\n' ' ')
+newest=$(sort <<<"$STORED" | tail -n 2 | tr '\n' ' ')
+[ "$newest" = "$kept" ] || fail "kept '$kept', newest made '$newest'"
+on_disk=$(grep '^etcd-snapshot-' <<<"$ON_DISK" | sort | tr '\n' ' ')
+[ "$on_disk" = "$kept" ] || fail "kept '$kept', on disk '$on_disk'"
 
 # prune applies to the on-demand prefix by default.
 expect_ok_when_idle snapctl prune --snapshot-retention 1

@@ -12,10 +12,9 @@ SNAP=/v3/maintenance/snapshot
 
 # A good scheduled snapshot first, kept by retention 1 while the faulty saves fail.
 start_daemon_via etcd --etcd-snapshot-schedule-cron '@every 1s' --etcd-snapshot-retention 1
-wait_for 30 sh -c "ls '$SNAPSHOT_DIR' | grep -q '^etcd-snapshot-'" || fail "no scheduled snapshot"
-sleep 1.5
+wait_for 30 log_has 2 'stored at .*etcd-snapshot-' || fail "no scheduled snapshot"
 stop_daemon
-good=$(ls "$SNAPSHOT_DIR" | grep '^etcd-snapshot-' | tail -n 1)
+good=$(ls "$SNAPSHOT_DIR" | grep '^etcd-snapshot-' | grep -v '\.part$' | tail -n 1)
 [ -n "$good" ] || fail "no good scheduled snapshot"
 
 # fault_case CASE RULE WANT: with RULE on the snapshot stream, a save fails naming WANT.

@@ -124,6 +124,36 @@ import re, sys
 for key in re.findall(r"<Contents>.*?<Key>(.*?)</Key>", sys.stdin.read(), re.S):
     print(key)'
 }
+# Objects in the bucket without their record (.metadata/KEY), one a line.
+s3_objects_without_record() {
+  local keys
+  keys=$(s3_keys) || fail "cannot list the bucket"
+  python3 -c '
+import sys
+keys = set(sys.argv[1].split("\n"))
+for key in sorted(keys):
+    if key and not key.startswith(".metadata/") and ".metadata/" + key not in keys:
+        print(key)' "$keys"
+}
+no_object_without_record() { [ -z "$(s3_objects_without_record)" ]; }
+no_uploads() { [ -z "$(s3_uploads)" ]; }
+
+# running_snapshot: prints the running job's snapshot; fails while there is none.
+running_snapshot() {
+  snapctl status -o json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)["job"]
+if not (j and j.get("snapshot")):
+    sys.exit(1)
+print(j["snapshot"])'
+}
+# listed_in NAME STORAGE: NAME is listed ready in STORAGE.
+listed_in() {
+  snapctl ls -o json | python3 -c '
+import json, sys
+sys.exit(0 if any(r["name"] == sys.argv[1] and r["storage"] == sys.argv[2] and r["status"] == "ready"
+                  for r in json.load(sys.stdin)) else 1)' "$1" "$2"
+}
 
 # assert_listed_valid: every listed snapshot is whole. A local copy must pass `etcdctl snapshot
 # status` and match its record's size and sha256; an S3 copy must hold the same bytes as the
