@@ -278,6 +278,20 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
   for (SaveTarget& t : targets) {
     if (t.writer && !t.error.empty()) t.writer->Abort();
   }
+  if (job.cancel() != nullptr && job.cancel()->load() && !stored.empty() &&
+      stored.size() < targets.size()) {
+    // Cancelled while S3 was still finishing after the local copy was committed: a cancelled
+    // save leaves nothing, as one cancelled earlier does.
+    for (SnapshotStore* store : stored) {
+      try {
+        store->Remove(name);
+      } catch (const std::exception& e) {
+        spdlog::warn("cancelled save: cannot remove {} from {}: {}", name, store->Kind(), e.what());
+      }
+    }
+    stored.clear();
+    throw Error::Cancelled("snapshot " + name + ": cancelled");
+  }
   std::string errors = JoinErrors(targets);
   if (stored.empty()) throw Error::Permanent("snapshot " + name + ": " + errors);
   if (!errors.empty()) {

@@ -16,6 +16,7 @@ constexpr int kPartsPerDoubling = 900;
 // Aborting must not wait on a cancelled job nor for the full operation timeout.
 constexpr std::chrono::seconds kAbortTimeout{60};
 constexpr std::chrono::milliseconds kCancelPoll{100};
+constexpr std::chrono::seconds kFindCutTimeout{5};
 
 }  // namespace
 
@@ -338,8 +339,12 @@ void S3UploadWriter::AbortUpload() noexcept {
     S3Client aborter(abort_options, client_->counters());
     if (id.empty()) {
       // The key is this save's own (names are unique per node and second): any upload of it
-      // is the one whose creation was cut.
-      for (const S3Upload& upload : aborter.ListMultipartUploads(options_.key)) {
+      // is the one whose creation was cut. Briefly: when S3 cannot answer, the grace sweep
+      // takes it later, and a cancel must not wait for S3's retries.
+      abort_options.operation_timeout =
+          std::min<std::chrono::milliseconds>(abort_options.operation_timeout, kFindCutTimeout);
+      S3Client finder(abort_options, client_->counters());
+      for (const S3Upload& upload : finder.ListMultipartUploads(options_.key)) {
         if (upload.key == options_.key) aborter.AbortMultipartUpload(upload.key, upload.upload_id);
       }
       return;
