@@ -219,6 +219,16 @@ print(max([0] + [x["job"] for x in (s["lastSuccess"], s["lastFailure"]) if x] + 
   fi
 }
 
+# names_in LISTING: the names in LISTING (an answer of GET /v1/snapshots), one a line. Taking
+# the listing with api_get and reading it afterwards keeps a while_idle view short.
+names_in() {
+  python3 -c 'import json,sys; sys.stdout.write("".join(r["name"] + "\n" for r in json.loads(sys.argv[1])["snapshots"]))' "$1"
+}
+
+# take_listing: GET /v1/snapshots into $LISTING, a short view for while_idle.
+# shellcheck disable=SC2034 # read by the scripts
+take_listing() { LISTING=$(api_get /v1/snapshots); }
+
 # while_idle COMMAND...: runs COMMAND in this shell (it may set variables, it should only look)
 # while no job runs and none starts: the daemon is idle before it and no job has started after
 # it, else it runs again (for up to 60 s). Whatever COMMAND read is then one consistent view,

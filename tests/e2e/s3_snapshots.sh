@@ -58,16 +58,14 @@ fi
 # Counted while no job runs: a save between its upload and its retention lists one more. (Every
 # 5 s leaves room for a listing of S3, which takes seconds on a busy machine.)
 wait_for 60 log_has 4 'saving snapshot etcd-snapshot-' || fail "scheduled snapshots did not run"
-count_scheduled() {
-  counts=$(snapctl ls -o json | python3 -c '
+while_idle take_listing
+counts=$(python3 -c '
 import json, sys
 c = {}
-for r in json.load(sys.stdin):
+for r in json.loads(sys.argv[1])["snapshots"]:
     if r["name"].startswith("etcd-snapshot-"):
         c[r["storage"]] = c.get(r["storage"], 0) + 1
-print(c.get("local", 0), c.get("s3", 0))')
-}
-while_idle count_scheduled
+print(c.get("local", 0), c.get("s3", 0))' "$LISTING")
 [ "$counts" = "3 1" ] || fail "scheduled snapshots kept (local s3): $counts, want 3 1"
 snapctl ls -o json | python3 -c '
 import json, sys

@@ -18,11 +18,13 @@ python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["schedule"]["en
 # schedule must not fall between the listing and the look at the disk.
 wait_for 30 log_has 4 'saving snapshot etcd-snapshot-' || fail "only $(grep -c 'saving snapshot etcd-snapshot-' "$T/daemon.log") scheduled snapshots in 30 s"
 take_view() {
-  LISTED=$(listed_names)
+  LISTING=$(api_get /v1/snapshots)
   ON_DISK=$(ls "$SNAPSHOT_DIR")
-  STORED=$(sed -n 's/.*snapshot \(etcd-snapshot-[^ ]*\) stored at .*/\1/p' "$T/daemon.log")
+  LOGGED=$(cat "$T/daemon.log")
 }
 while_idle take_view
+LISTED=$(names_in "$LISTING")
+STORED=$(sed -n 's/.*snapshot \(etcd-snapshot-[^ ]*\) stored at .*/\1/p' <<<"$LOGGED")
 scheduled=$(grep -c '^etcd-snapshot-' <<<"$LISTED" || true)
 [ "$scheduled" -eq 2 ] || fail "$scheduled scheduled snapshots kept, retention is 2: $LISTED"
 ondemand=$(grep -c '^on-demand-' <<<"$LISTED" || true)

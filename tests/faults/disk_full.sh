@@ -32,8 +32,11 @@ expect_failure_when_idle() {
 
 scheduled_failures() { grep -c 'scheduled-save job .* failed' "$T/daemon.log" || true; }
 listed_scheduled() { listed_names | grep '^etcd-snapshot-' || true; }
-# take_scheduled: the listed scheduled snapshots in $SCHEDULED (run it with while_idle).
-take_scheduled() { SCHEDULED=$(listed_scheduled); }
+# scheduled_when_idle: the listed scheduled snapshots in $SCHEDULED, listed while no job ran.
+scheduled_when_idle() {
+  while_idle take_listing
+  SCHEDULED=$(names_in "$LISTING" | grep '^etcd-snapshot-' || true)
+}
 
 # record_full_case GOOD: room for the snapshot but not for its record (.metadata): the save
 # fails naming the full disk, and neither its .part nor a half-written record is left.
@@ -95,7 +98,7 @@ EOF
   expect_ok_when_idle snapctl save
   local on_demand=$OUT
   wait_for 30 log_has 2 'stored at .*etcd-snapshot-' || fail "$mode: scheduled snapshots did not run"
-  while_idle take_scheduled
+  scheduled_when_idle
   [ "$(echo "$SCHEDULED" | wc -l)" -eq 1 ] ||
     fail "$mode: retention 1 did not leave one scheduled snapshot: $SCHEDULED"
 
@@ -143,7 +146,7 @@ EOF
   etcdctl snapshot status "$SNAPSHOT_DIR/$OUT" >/dev/null || fail "$mode: the save after the disk-full is not valid"
   wait_for 30 sh -c "[ \"\$('$SNAPCTL_BIN' ls -o json | python3 -c 'import json,sys; print(\" \".join(r[\"name\"] for r in json.load(sys.stdin) if r[\"name\"].startswith(\"etcd-snapshot-\")))')\" != '$good' ]" ||
     fail "$mode: no newer scheduled snapshot replaced $good"
-  while_idle take_scheduled
+  scheduled_when_idle
   [ "$(echo "$SCHEDULED" | wc -l)" -eq 1 ] || fail "$mode: retention 1 keeps $SCHEDULED"
   # The rest is checked with the schedule stopped: its retention could delete a snapshot mid-check.
   stop_daemon
