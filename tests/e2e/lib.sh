@@ -84,6 +84,26 @@ stop_etcd() {
   wait "$ETCD_PID" 2>/dev/null || true
 }
 
+job_running() {
+  snapctl status -o json | python3 -c 'import json,sys; j=json.load(sys.stdin)["job"]; sys.exit(0 if j and j["state"] == "running" else 1)'
+}
+
+# save_with_etcd_frozen OUT: starts `snapctl save` (its output in OUT, its pid in SAVE_PID) and
+# freezes etcd (SIGSTOP) while that save runs, however fast this machine streams: a save done
+# before the freeze is followed by another, which then waits on the frozen etcd.
+save_with_etcd_frozen() {
+  snapctl save >"$1" 2>&1 &
+  SAVE_PID=$!
+  wait_for 20 job_running || wait_for 1 sh -c "! kill -0 $SAVE_PID" || fail "save did not start"
+  kill -STOP "$ETCD_PID"
+  if ! job_running; then
+    wait "$SAVE_PID" || true
+    snapctl save >"$1" 2>&1 &
+    SAVE_PID=$!
+    wait_for 20 job_running || fail "save did not start with etcd frozen"
+  fi
+}
+
 etcdctl_() {
   if [[ $ETCD_URL == https://* ]]; then
     etcdctl --endpoints "$ETCD_URL" --cacert "$T/pki/ca.crt" --cert "$T/pki/client.crt" \

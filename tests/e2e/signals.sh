@@ -29,23 +29,10 @@ grep -q 'configuration reloaded' "$T/daemon.log" || fail "no reload in the log"
 expect_exit 0 snapctl save
 
 # SIGTERM mid-save: stops quickly, the save is cancelled, nothing partial remains. etcd is
-# frozen (SIGSTOP) once the save runs, so the save is still running when SIGTERM comes however
-# fast this machine streams; one that got done before the freeze is followed by another, which
-# then waits on the frozen etcd.
+# frozen while the save runs, so SIGTERM lands mid-save however fast this machine streams.
 fill_etcd 150
-job_running() {
-  snapctl status -o json | python3 -c 'import json,sys; j=json.load(sys.stdin)["job"]; sys.exit(0 if j and j["state"] == "running" else 1)'
-}
-snapctl save >"$T/save.out" 2>&1 &
-save=$!
-wait_for 20 job_running || wait_for 1 sh -c "! kill -0 $save" || fail "save did not start"
-kill -STOP "$ETCD_PID"
-if ! job_running; then
-  wait "$save" || true
-  snapctl save >"$T/save.out" 2>&1 &
-  save=$!
-  wait_for 20 job_running || fail "save did not start with etcd frozen"
-fi
+save_with_etcd_frozen "$T/save.out"
+save=$SAVE_PID
 start=$SECONDS
 stop_daemon
 [ $((SECONDS - start)) -le 10 ] || fail "stopping took $((SECONDS - start)) s"
