@@ -54,7 +54,12 @@ for round in 1 2 3 4 5; do
   verify_rc=$?
   set -e
   wait_bg
-  [ "$(cat "$T/save.rc")" -eq 0 ] || fail "round $round: the save failed: $(cat "$T/save.out")"
+  # On a busy machine the delete can get in first: the save is then refused, saying why.
+  if [ "$(cat "$T/save.rc")" -ne 0 ]; then
+    grep -q "another job is running" "$T/save.out" ||
+      fail "round $round: the save failed: $(cat "$T/save.out")"
+    refused=$((refused + 1))
+  fi
   if [ $del_rc -ne 0 ]; then
     assert_contains "$del_out" "another job is running"
     refused=$((refused + 1))
