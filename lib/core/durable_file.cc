@@ -42,16 +42,20 @@ void WriteFileDurably(const std::string& dir, const std::string& name, std::stri
   SyncDirectory(dir);
 }
 
-void MakePrivateDirectories(const std::string& dir) {
+void MakePrivateDirectories(const std::string& dir,
+                            const std::function<void(const std::string&)>& on_create) {
+  if (dir.empty()) return;
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) throw Error::InvalidInput(dir + ": exists and is not a directory");
     return;
   }
   const size_t slash = dir.rfind('/');
-  if (slash == std::string::npos) ThrowSystemError("create directory " + dir, ENOENT);
-  const std::string parent = slash == 0 ? "/" : dir.substr(0, slash);
-  if (slash > 0) MakePrivateDirectories(parent);
+  const std::string parent = slash == std::string::npos ? "."
+                             : slash == 0               ? "/"
+                                                        : dir.substr(0, slash);
+  if (slash != std::string::npos && slash > 0) MakePrivateDirectories(parent, on_create);
+  if (on_create) on_create(dir);
   if (::mkdir(dir.c_str(), 0700) != 0) {
     if (errno == EEXIST) return;
     ThrowSystemError("create directory " + dir, errno);

@@ -2,6 +2,7 @@
 // the final name and the directory fsynced (leveldb's SetCurrentFile), and read back whole.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -11,9 +12,11 @@ namespace snapd {
 // Nothing of the temporary file is left when it fails. Throws naming the path.
 void WriteFileDurably(const std::string& dir, const std::string& name, std::string_view body);
 
-// Makes `dir` and any missing parent (0700), each new entry durable. Throws naming the path,
-// also when it exists and is not a directory.
-void MakePrivateDirectories(const std::string& dir);
+// Makes `dir` and any missing parent (0700), each new entry durable; `on_create` hears of each
+// directory just before it is made. Throws naming the path, also when it exists and is not a
+// directory.
+void MakePrivateDirectories(const std::string& dir,
+                            const std::function<void(const std::string&)>& on_create = {});
 
 // True for the temporary names WriteFileDurably uses (".NAME.tmp"): a crash can leave one.
 bool IsDurableTempName(std::string_view name);

@@ -13,6 +13,7 @@
 #include <exception>
 #include <thread>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "restore/file_moves.h"
 
@@ -374,7 +375,9 @@ std::string RestoreTokenFile(const std::string& token_file, const std::string& t
   std::string writing = token_file + ".restoring-" + unix;
   if (had_token) RequireAbsent(old);
   RequireAbsent(writing);
-  MakePrivateDirectories(ParentOf(token_file), log);
+  MakePrivateDirectories(ParentOf(token_file), [&](const std::string& dir) {
+    log("creating directory " + dir + " (mode 0700)");
+  });
 
   // Written in full before the old token moves, so a failed write leaves the old one in place.
   WritePrivateFileDurably(writing, token, log);

@@ -155,18 +155,6 @@ void WritePrivateFileDurably(const std::string& path, const std::string& content
   SyncDirectory(ParentOf(path));
 }
 
-void MakePrivateDirectories(const std::string& path, const StepLog& log) {
-  if (path.empty() || IsDirectory(path)) return;
-  if (PathExists(path)) throw Error::InvalidInput(path + " exists and is not a directory");
-  std::string parent = ParentOf(path);
-  if (parent != path) MakePrivateDirectories(parent, log);
-  log("creating directory " + path + " (mode 0700)");
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    ThrowSystemError("create directory " + path, errno);
-  }
-  SyncDirectory(parent);
-}
-
 std::vector<std::string> EntriesStartingWith(const std::string& dir, const std::string& prefix) {
   std::vector<std::string> names;
   DIR* listing = ::opendir(dir.c_str());

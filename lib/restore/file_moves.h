@@ -39,9 +39,6 @@ void RemoveDirectoryWeMade(const std::string& path, const std::string& required_
 void WritePrivateFileDurably(const std::string& path, const std::string& content,
                              const StepLog& log);
 
-// Logs "creating directory ..." for each missing level and makes them with mode 0700.
-void MakePrivateDirectories(const std::string& path, const StepLog& log);
-
 // Directory entries of `dir` whose names start with `prefix` ("" for none when `dir` is absent).
 std::vector<std::string> EntriesStartingWith(const std::string& dir, const std::string& prefix);
 
