@@ -77,20 +77,6 @@ constexpr std::chrono::seconds kS3UpkeepInterval{600};
 // How long one S3 health check may retry.
 constexpr std::chrono::milliseconds kS3CheckTimeLimit{5000};
 
-void RemoveLeftovers(SnapshotStore& store) noexcept {
-  try {
-    if (int n = store.RemoveIncomplete(); n > 0) {
-      spdlog::info("removed {} leftover(s) of interrupted saves from {}", n, store.Kind());
-    }
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kCancelled) {
-      spdlog::warn("cleanup of {} failed: {}", store.Kind(), e.what());
-    }
-  } catch (const std::exception& e) {
-    spdlog::warn("cleanup of {} failed: {}", store.Kind(), e.what());
-  }
-}
-
 std::string ParentDir(std::string dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   const size_t slash = dir.rfind('/');
@@ -255,9 +241,10 @@ DaemonRuntime::~DaemonRuntime() {
 void DaemonRuntime::Start() {
   local_->Prepare();
   // At once, before any save of ours: the `.part` files an earlier process of ours left.
-  RemoveLeftovers(*local_);
+  SnapshotService::RemoveIncompleteIn(*local_);
   local_upkeep_ = std::make_unique<PeriodicTask>(
-      "cleanup of local leftovers", [local = local_.get()] { RemoveLeftovers(*local); },
+      "cleanup of local leftovers",
+      [local = local_.get()] { SnapshotService::RemoveIncompleteIn(*local); },
       kLocalUpkeepInterval);
   local_upkeep_->Start(kLocalUpkeepInterval);
   if (s3_) {
@@ -269,7 +256,7 @@ void DaemonRuntime::Start() {
             service->RefreshStoredCounts();
             counted = true;
           }
-          RemoveLeftovers(*s3);
+          SnapshotService::RemoveIncompleteIn(*s3);
           spdlog::debug("S3 cleanup finished");
         },
         kS3UpkeepInterval);

@@ -405,17 +405,24 @@ std::vector<PruneReport> SnapshotService::Prune(const std::string& prefix, int r
 
 int SnapshotService::RemoveIncomplete() {
   int removed = 0;
-  for (SnapshotStore* store : stores_) {
-    try {
-      int n = store->RemoveIncomplete();
-      if (n > 0)
-        spdlog::info("removed {} leftover(s) of interrupted saves from {}", n, store->Kind());
-      removed += n;
-    } catch (const std::exception& e) {
-      spdlog::warn("cleanup of {} failed: {}", store->Kind(), e.what());
-    }
-  }
+  for (SnapshotStore* store : stores_) removed += RemoveIncompleteIn(*store);
   return removed;
+}
+
+int SnapshotService::RemoveIncompleteIn(SnapshotStore& store) noexcept {
+  try {
+    int n = store.RemoveIncomplete();
+    if (n > 0) spdlog::info("removed {} leftover(s) of interrupted saves from {}", n, store.Kind());
+    return n;
+  } catch (const Error& e) {
+    // Cut short by a shutdown: nothing went wrong with the store.
+    if (e.kind() != ErrorKind::kCancelled) {
+      spdlog::warn("cleanup of {} failed: {}", store.Kind(), e.what());
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("cleanup of {} failed: {}", store.Kind(), e.what());
+  }
+  return 0;
 }
 
 void SnapshotService::RefreshStoredCounts() {

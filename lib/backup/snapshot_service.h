@@ -104,6 +104,8 @@ class SnapshotService {
   PruneReport PruneStore(SnapshotStore& store, const std::string& prefix, int retention);
   // Removes leftovers of interrupted saves in every store; returns how many.
   int RemoveIncomplete();
+  // The same in one store; a failure is logged, not thrown (the next sweep tries again).
+  static int RemoveIncompleteIn(SnapshotStore& store) noexcept;
 
   // Reads back every stored copy of `name` (or, with an empty name, of every listed snapshot)
   // and checks it; one report per copy. kNotFound when no store holds `name`.
