@@ -7,6 +7,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "s3/key_upload_abort.h"
 
 namespace snapd {
 namespace {
@@ -173,9 +174,12 @@ bool S3UploadWriter::EnsureCreated(S3Client& client) {
   creating_ = true;
   lock.unlock();
   std::string id;
+  bool sent = false;
   std::exception_ptr failed;
   try {
     if (options_.put.if_none_match) RefuseExistingObject(client, "CreateMultipartUpload");
+    if (options_.on_creating) options_.on_creating();
+    sent = true;
     id = client.CreateMultipartUpload(options_.key, options_.put);
     // Journaled before any part goes up: a crash from here on leaves an upload the next
     // start finds and aborts.
@@ -185,8 +189,9 @@ bool S3UploadWriter::EnsureCreated(S3Client& client) {
   }
   lock.lock();
   creating_ = false;
-  // Cut by Abort: S3 may have created an upload whose id never reached us.
-  if (id.empty() && failed && cancel_.load()) create_interrupted_ = true;
+  // Cut by Abort, timed out, or failed after S3 acted on it: S3 may have created an upload
+  // whose id never reached us.
+  if (id.empty() && sent) create_unanswered_ = true;
   // Kept even when failed or aborted meanwhile: Abort then removes the upload.
   if (!id.empty()) upload_id_ = id;
   if (failed) {
@@ -323,36 +328,28 @@ void S3UploadWriter::RefuseExistingObject(S3Client& client, const char* op) {
 
 void S3UploadWriter::AbortUpload() noexcept {
   std::string id;
-  bool interrupted = false;
+  bool unanswered = false;
   {
     std::lock_guard lock(mu_);
     id = std::move(upload_id_);
     upload_id_.clear();
-    interrupted = create_interrupted_;
+    unanswered = create_unanswered_;
   }
-  if (id.empty() && !interrupted) return;
+  if (id.empty() && !unanswered) return;
   try {
     S3ClientOptions abort_options = client_->options();
     abort_options.cancel = nullptr;  // even a cancelled job cleans up after itself
-    abort_options.operation_timeout =
-        std::min<std::chrono::milliseconds>(abort_options.operation_timeout, kAbortTimeout);
+    // Without an id, briefly: S3 is likely failing, the journal's recovery settles the key
+    // later, and a cancel must not wait for S3's retries.
+    abort_options.operation_timeout = std::min<std::chrono::milliseconds>(
+        abort_options.operation_timeout,
+        id.empty() ? std::chrono::milliseconds(kFindCutTimeout) : kAbortTimeout);
     S3Client aborter(abort_options, client_->counters());
-    if (id.empty()) {
-      // The key is this save's own (names are unique per node and second): any upload of it
-      // is the one whose creation was cut. Briefly: when S3 cannot answer, the grace sweep
-      // takes it later, and a cancel must not wait for S3's retries.
-      abort_options.operation_timeout =
-          std::min<std::chrono::milliseconds>(abort_options.operation_timeout, kFindCutTimeout);
-      S3Client finder(abort_options, client_->counters());
-      for (const S3Upload& upload : finder.ListMultipartUploads(options_.key)) {
-        if (upload.key == options_.key) aborter.AbortMultipartUpload(upload.key, upload.upload_id);
-      }
-      return;
-    }
-    aborter.AbortMultipartUpload(options_.key, id);
+    AbortUploadsOfKey(aborter, options_.key, id);
   } catch (const std::exception& e) {
-    spdlog::warn("could not abort the incomplete upload of {} (removed by the next cleanup): {}",
+    spdlog::warn("could not abort the incomplete upload of {} (settled by the next cleanup): {}",
                  client_->Location(options_.key), e.what());
+    if (options_.on_abort_failed) options_.on_abort_failed();
     return;
   }
   if (options_.on_ended) options_.on_ended(id);

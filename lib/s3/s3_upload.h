@@ -48,12 +48,19 @@ struct S3UploadOptions {
   uint64_t initial_part_size = 0;  // 0: InitialPartSize(size_hint); at least 5 MiB
   // Called by a worker before it uploads a part; a throw fails the upload (fault injection).
   std::function<void(int part_number)> before_part;
+  // Called just before CreateMultipartUpload: from then on an upload of the key may exist even
+  // if its id never reaches us, so the key must be journaled durably by the time it returns
+  // (a throw fails the upload before anything is created).
+  std::function<void()> on_creating;
   // Called right after CreateMultipartUpload, before the first part goes up: the upload must be
   // journaled durably by the time it returns (a throw fails the upload, which is then aborted).
   std::function<void(const std::string& upload_id)> on_created;
-  // Called once the multipart upload is completed or aborted (not when the abort itself
-  // failed: the upload is then still open and stays journaled). Must not throw.
+  // Called once the multipart upload is completed or aborted, or its creation failed and S3
+  // lists no upload of the key. Must not throw.
   std::function<void(const std::string& upload_id)> on_ended;
+  // Called instead of on_ended when the abort failed: the upload may still be open, for the
+  // journal's recovery to settle. Must not throw.
+  std::function<void()> on_abort_failed;
   // Where parts wait for their upload: an unlinked file (O_TMPFILE) in this directory, so
   // memory stays flat at any concurrency and nothing is left after a crash. "" = /var/tmp.
   std::string spill_dir;
@@ -142,10 +149,10 @@ class S3UploadWriter final : public ByteSink {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Part> queue_;
-  int pending_parts_ = 0;  // queued or being uploaded
-  bool creating_ = false;  // a worker is creating the upload
-  bool create_interrupted_ = false;
-  std::string upload_id_;  // guarded by mu_ while workers run
+  int pending_parts_ = 0;           // queued or being uploaded
+  bool creating_ = false;           // a worker is creating the upload
+  bool create_unanswered_ = false;  // CreateMultipartUpload was sent; its id never came back
+  std::string upload_id_;           // guarded by mu_ while workers run
   std::vector<S3Part> done_parts_;
   std::exception_ptr failure_;
   bool stopping_ = false;

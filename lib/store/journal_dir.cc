@@ -44,6 +44,11 @@ void JournalDir::Remove(const std::string& name) {
   ours_.erase(name);
 }
 
+void JournalDir::Release(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  ours_.erase(name);
+}
+
 std::vector<JournalEntry> JournalDir::All() const {
   return Read(false);
 }

@@ -26,6 +26,9 @@ class JournalDir {
   void Write(const std::string& name, std::string_view body);
   // Removes entry `name` durably; a missing one is fine. Throws naming the path.
   void Remove(const std::string& name);
+  // Hands entry `name` over to the leftovers: it stays on disk and Leftovers() returns it, as
+  // if an earlier process had written it (its writer gave up on it).
+  void Release(const std::string& name);
 
   // Every entry, this object's included, in name order; unreadable ones are skipped.
   std::vector<JournalEntry> All() const;

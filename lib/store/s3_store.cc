@@ -65,8 +65,10 @@ class S3SnapshotWriter final : public SnapshotWriter {
     upload.concurrency = options.upload_concurrency;
     upload.initial_part_size = options.initial_part_size;
     upload.spill_dir = options.spill_dir;
+    upload.on_creating = [this] { journal_.Creating(); };
     upload.on_created = [this](const std::string& id) { journal_.Created(id); };
     upload.on_ended = [this](const std::string&) { journal_.Ended(); };
+    upload.on_abort_failed = [this] { journal_.AbortFailed(); };
     upload_ = std::make_unique<S3UploadWriter>(*client_, std::move(upload));
     metadata_ = BaseMetadata(options);
   }

@@ -4,6 +4,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "s3/key_upload_abort.h"
 #include "snapshot/snapshot_name.h"
 #include "store/s3_store.h"
 
@@ -77,18 +78,18 @@ int S3Store::RecoverJournaled() {
 int S3Store::Settle(S3Client& client, const JournaledUpload& upload) {
   const std::string location = client.Location(upload.key);
   const std::string folder = FolderOf(upload.key, upload.snapshot);
-  const bool had_upload = !upload.upload_id.empty();
-  // A no-op when it was completed (the record below tells) or aborted already.
-  if (had_upload) client.AbortMultipartUpload(upload.key, upload.upload_id);
+  // The journaled upload (a no-op when it was completed, as the record below tells, or aborted
+  // already), one whose creation was cut before its id was journaled, and one that came back.
+  const bool aborted = AbortUploadsOfKey(client, upload.key, upload.upload_id) > 0;
   const std::string token_key = S3MetadataKey(folder, TokenBackupName(upload.snapshot));
   // Without a record the object was never completed; with one, it may have been.
   if (!upload.record || !Exists(client, upload.key)) {
     // Only the token backup, written just before completing, may be left.
     if (upload.record && upload.record->token_backup) client.DeleteObject(token_key);
-    if (had_upload) {
+    if (aborted) {
       spdlog::info("aborted the upload of {}, left open by an interrupted save", location);
     }
-    return had_upload ? 1 : 0;
+    return aborted ? 1 : 0;
   }
   const SnapshotRecord& record = *upload.record;
   const std::string record_key = S3MetadataKey(folder, upload.snapshot);

@@ -70,6 +70,10 @@ void UploadJournal::Remove(const std::string& snapshot) {
   entries_.Remove(FileNameOf(snapshot));
 }
 
+void UploadJournal::Release(const std::string& snapshot) {
+  entries_.Release(FileNameOf(snapshot));
+}
+
 UploadLeftovers UploadJournal::Leftovers() const {
   UploadLeftovers leftovers;
   for (const JournalEntry& entry : entries_.Leftovers()) {
@@ -99,6 +103,15 @@ std::vector<JournaledUpload> UploadJournal::All() const {
   return uploads;
 }
 
+void JournaledUploadKeeper::Creating() {
+  std::lock_guard lock(mutex_);
+  entry_.upload_id.clear();
+  open_ = true;
+  if (journal_ == nullptr) return;
+  journal_->Record(entry_);
+  journaled_ = true;
+}
+
 void JournaledUploadKeeper::Created(const std::string& upload_id) {
   std::lock_guard lock(mutex_);
   entry_.upload_id = upload_id;
@@ -112,6 +125,14 @@ void JournaledUploadKeeper::Ended() noexcept {
   std::lock_guard lock(mutex_);
   open_ = false;
   if (!completing_) DropLocked();
+}
+
+void JournaledUploadKeeper::AbortFailed() noexcept {
+  std::lock_guard lock(mutex_);
+  open_ = false;
+  if (!journaled_) return;
+  journal_->Release(entry_.snapshot);
+  journaled_ = false;  // the recovery's now: a late Commit must not drop it
 }
 
 void JournaledUploadKeeper::Completing(const SnapshotRecord& record) {

@@ -44,6 +44,8 @@ class UploadJournal {
   void Record(const JournaledUpload& upload);
   // Drops the entry of `snapshot`; a missing one is fine. Throws naming the path.
   void Remove(const std::string& snapshot);
+  // Leaves the entry of `snapshot` to Leftovers(), for the recovery to settle.
+  void Release(const std::string& snapshot);
   // The entries written by earlier processes; unreadable ones are named in problems and left
   // in place for an operator to look at.
   UploadLeftovers Leftovers() const;
@@ -57,20 +59,26 @@ class UploadJournal {
   JournalDir entries_;
 };
 
-// One save's entry in the journal, kept by the S3 writer through its upload: written when the
-// multipart upload is created and again, with the record, just before the object is completed;
-// dropped once nothing is left to repair. Without a journal it does nothing. Thread-safe: the
-// upload's workers call Created and Ended.
+// One save's entry in the journal, kept by the S3 writer through its upload: written before the
+// multipart upload is created (its key), once it is (its id) and again, with the record, just
+// before the object is completed; dropped once nothing is left to repair. Without a journal it
+// does nothing. Thread-safe: the upload's workers call Creating, Created and Ended.
 class JournaledUploadKeeper {
  public:
   JournaledUploadKeeper(UploadJournal* journal, JournaledUpload entry)
       : journal_(journal), entry_(std::move(entry)) {}
 
+  // The multipart upload is about to be created: a crash from here on may leave an upload
+  // whose id we never journaled, found by its key. Throws when it cannot be journaled.
+  void Creating();
   // The multipart upload exists: journaled before any part goes up. Throws when it cannot be.
   void Created(const std::string& upload_id);
   // The upload was completed or aborted. Drops the entry unless a Commit is under way (it
   // drops it itself once the record is stored).
   void Ended() noexcept;
+  // The abort failed: the upload may still be open. The entry is left to the recovery, which
+  // runs at start and on the S3 cleanup timer.
+  void AbortFailed() noexcept;
   // The object is about to be completed (and its record stored): journals the record. Throws.
   void Completing(const SnapshotRecord& record);
   // The record is stored: nothing to repair.

@@ -31,6 +31,7 @@
 #include "core/digest.h"
 #include "core/encoding.h"
 #include "core/error.h"
+#include "s3/key_upload_abort.h"
 #include "s3/s3_client.h"
 #include "s3/s3_upload.h"
 #include "snapshot/snapshot_name.h"
@@ -550,9 +551,17 @@ TEST_CASE("the upload is journaled before its first part and unjournaled when it
   options.key = "hooked";
   options.concurrency = 3;
   options.initial_part_size = 5 * kMiB;
+  options.on_creating = [&] {
+    std::lock_guard lock(mu);
+    events.push_back("creating");
+  };
   options.on_created = [&](const std::string& id) {
     std::lock_guard lock(mu);
     events.push_back("created " + id);
+  };
+  options.on_abort_failed = [&] {
+    std::lock_guard lock(mu);
+    events.push_back("abort failed");
   };
   options.on_ended = [&](const std::string& id) {
     std::lock_guard lock(mu);
@@ -568,9 +577,10 @@ TEST_CASE("the upload is journaled before its first part and unjournaled when it
     WriteInChunks(upload, data, 26);
     upload.Complete();
   }
-  REQUIRE(events.size() == 5);
-  CHECK(events.front().starts_with("created "));
-  CHECK(events.back() == "ended " + events.front().substr(8));
+  REQUIRE(events.size() == 6);
+  CHECK(events[0] == "creating");
+  CHECK(events[1].starts_with("created "));
+  CHECK(events.back() == "ended " + events[1].substr(8));
 
   // Aborted (a failed part): the abort also ends the journal entry.
   events.clear();
@@ -585,8 +595,62 @@ TEST_CASE("the upload is journaled before its first part and unjournaled when it
       upload.Complete();
     }()));
   }
-  REQUIRE(events.size() == 2);
-  CHECK(events[1] == "ended " + events[0].substr(8));
+  REQUIRE(events.size() == 3);
+  CHECK(events[2] == "ended " + events[1].substr(8));
+  CHECK(client.ListMultipartUploads("").empty());
+
+  // Unable to journal the key: nothing is created, so nothing is left to end.
+  events.clear();
+  options.key = "unjournaled";
+  options.before_part = nullptr;
+  options.on_creating = [] { throw Error::Permanent("injected journal failure"); };
+  {
+    S3UploadWriter upload(client, options);
+    CHECK_THROWS_WITH(([&] {
+                        WriteInChunks(upload, data, 28);
+                        upload.Complete();
+                      }()),
+                      Catch::Contains("injected journal failure"));
+  }
+  CHECK(events.empty());
+  CHECK(client.ListMultipartUploads("").empty());
+
+  // S3 unreachable: CreateMultipartUpload went out unanswered, so an upload of the key may
+  // exist that cannot be looked for: the entry is handed to the recovery, not dropped.
+  S3ClientOptions unreachable = client.options();
+  unreachable.endpoint = "127.0.0.1:1";  // nothing listens there: connection refused
+  unreachable.operation_timeout = milliseconds(300);
+  unreachable.retry.first_delay = milliseconds(20);
+  S3Client refused(unreachable);
+  options.key = "unanswered";
+  options.on_creating = [&] {
+    std::lock_guard lock(mu);
+    events.push_back("creating");
+  };
+  {
+    S3UploadWriter upload(refused, options);
+    CHECK_THROWS(([&] {
+      WriteInChunks(upload, data, 29);
+      upload.Complete();
+    }()));
+  }
+  CHECK(events == std::vector<std::string>{"creating", "abort failed"});
+}
+
+TEST_CASE("AbortUploadsOfKey aborts every upload of its key and no other", "[s3-integration]") {
+  S3Client client(PeerOptions(NewBucket("abort-key")));
+  const std::string known = client.CreateMultipartUpload("f/snap");
+  client.UploadPart("f/snap", known, 1, RandomBytes(kMiB, 30));
+  // A creation whose answer never came: its id is unknown to the caller.
+  client.CreateMultipartUpload("f/snap");
+  const std::string longer = client.CreateMultipartUpload("f/snap.zip");
+  CHECK(AbortUploadsOfKey(client, "f/snap", known) == 2);
+  std::vector<S3Upload> left = client.ListMultipartUploads("");
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].upload_id == longer);
+  // Nothing left: one listing, no abort.
+  CHECK(AbortUploadsOfKey(client, "f/snap", "") == 0);
+  CHECK(AbortUploadsOfKey(client, "f/snap.zip", "") == 1);
   CHECK(client.ListMultipartUploads("").empty());
 }
 
@@ -1162,10 +1226,12 @@ TEST_CASE("S3Store journals each upload while it is open, and until its record i
   const std::string name = "etcd-snapshot-n-1700000100";
   auto writer = store.Create(name);
   WriteInChunks(*writer, data, 42);
-  // The first part is on its way: its upload is journaled before it goes up.
+  // The first part is on its way: its upload is journaled before it goes up (its key first,
+  // then its id).
   const auto deadline = steady_clock::now() + seconds(60);
   std::vector<JournaledUpload> open;
-  while ((open = journal.All()).empty() && steady_clock::now() < deadline) {
+  while (((open = journal.All()).empty() || open[0].upload_id.empty()) &&
+         steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   REQUIRE(open.size() == 1);
@@ -1222,6 +1288,9 @@ TEST_CASE("RecoverJournaled settles what a killed daemon left in S3", "[s3-integ
   const std::string bad_name = "etcd-snapshot-n-1700000202";
   raw.PutObject("f/" + bad_name, data.substr(1));
   raw.PutObject("f/.metadata/" + TokenBackupName(bad_name), "sealed token");
+  // Killed between CreateMultipartUpload and journaling its id: only the key was journaled.
+  const std::string cut_name = "etcd-snapshot-n-1700000206";
+  raw.CreateMultipartUpload("f/" + cut_name);
   // Killed after the record went up, before the journal heard of it.
   const std::string done_name = "etcd-snapshot-n-1700000203";
   raw.PutObject("f/" + done_name, "done");
@@ -1229,6 +1298,7 @@ TEST_CASE("RecoverJournaled settles what a killed daemon left in S3", "[s3-integ
   {
     UploadJournal dead(state.path + "/uploads");
     dead.Record({open_name, bucket, "f/" + open_name, open_id, std::nullopt});
+    dead.Record({cut_name, bucket, "f/" + cut_name, "", std::nullopt});
     dead.Record({whole_name, bucket, "f/" + whole_name, whole_id, record_of(whole_name, data)});
     SnapshotRecord bad = record_of(bad_name, data);
     bad.token_backup = true;
@@ -1248,9 +1318,9 @@ TEST_CASE("RecoverJournaled settles what a killed daemon left in S3", "[s3-integ
   options.journal = &journal;
   options.cluster_id = "cluster-1";
   S3Store store(options);
-  CHECK(store.RecoverJournaled() == 3);
+  CHECK(store.RecoverJournaled() == 4);
 
-  // No grace: the open upload is gone at once; the live one stays.
+  // No grace: the open uploads are gone at once; the live one stays.
   std::vector<S3Upload> uploads = raw.ListMultipartUploads("");
   REQUIRE(uploads.size() == 1);
   CHECK(uploads[0].upload_id == live_id);
