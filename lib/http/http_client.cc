@@ -88,6 +88,20 @@ size_t OnReadBody(char* buffer, size_t size, size_t count, void* user) {
   return n;
 }
 
+int OnSeekBody(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  const auto at = static_cast<uint64_t>(offset);
+  if (t->request->body_source) {
+    if (!t->request->body_seek || at > t->request->body_size) return CURL_SEEKFUNC_CANTSEEK;
+    t->request->body_seek(at);
+    return CURL_SEEKFUNC_OK;
+  }
+  if (at > t->request->body.size()) return CURL_SEEKFUNC_CANTSEEK;
+  t->body_left = t->request->body.substr(at);
+  return CURL_SEEKFUNC_OK;
+}
+
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
   const auto* cancel = t->request->cancel;
@@ -237,6 +251,8 @@ HttpResponse HttpClient::Perform(const HttpRequest& request) {
     Check(curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, size), "upload size");
     Check(curl_easy_setopt(c, CURLOPT_READFUNCTION, OnReadBody), "read callback");
     Check(curl_easy_setopt(c, CURLOPT_READDATA, &t), "read data");
+    Check(curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, OnSeekBody), "seek callback");
+    Check(curl_easy_setopt(c, CURLOPT_SEEKDATA, &t), "seek data");
   }
   // UPLOAD implies PUT; name the real method.
   Check(curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str()), "method");

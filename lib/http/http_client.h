@@ -35,6 +35,9 @@ struct HttpRequest {
   // Streams the request body: fills up to `size` bytes, returns how many (0 at the end).
   std::function<size_t(char* buffer, size_t size)> body_source;
   uint64_t body_size = 0;  // with body_source: the exact length sent as Content-Length
+  // With body_source: restarts the stream at `offset`, so that libcurl can send the body again
+  // on a new connection when a reused one turns out closed. Without it that fails the request.
+  std::function<void(uint64_t offset)> body_seek;
   // Receives the response body of 2xx answers as it arrives; other answers land in
   // HttpResponse::body (up to 1 MiB) so their error can be read.
   ByteSink* response_sink = nullptr;

@@ -246,6 +246,7 @@ HttpResponse S3Client::SendOnce(const Call& call, steady_clock::time_point deadl
       sent += n;
       return n;
     };
+    request.body_seek = [&sent](uint64_t offset) { sent = offset; };
   }
   request.head = call.head;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
