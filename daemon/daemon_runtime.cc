@@ -128,6 +128,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   } else {
     r.etcd_ = std::make_unique<AutoEtcdClient>(endpoint);
   }
+  r.datastore_ = std::make_unique<EtcdDatastore>(*r.etcd_, c.etcd_endpoint);
   EtcdClient* etcd = r.etcd_.get();
   r.etcd_health_ = std::make_unique<StoreHealth>(
       "etcd", [etcd] { etcd->Status(std::chrono::seconds(2)); }, std::chrono::seconds(15),
@@ -175,7 +176,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   }
   options.token = [&c] { return ReadToken(c); };
   options.identities = [&c] { return ReadIdentities(c); };
-  r.service_ = std::make_unique<SnapshotService>(options, *r.etcd_, stores, clock);
+  r.service_ = std::make_unique<SnapshotService>(options, *r.datastore_, stores, clock);
 
   if (r.schedule_) {
     std::weak_ptr<DaemonRuntime> weak = runtime;

@@ -14,6 +14,7 @@
 #include "backup/store_health.h"
 #include "config/config.h"
 #include "control/api_router.h"
+#include "datastore/etcd_datastore.h"
 #include "etcd/gateway_etcd_client.h"
 #include "etcd/grpc_etcd_client.h"
 #include "metrics/snapshot_metrics.h"
@@ -60,6 +61,7 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   // Set by Stop: cancels this runtime's S3 requests, so a reload or stop never waits for them.
   std::atomic<bool> s3_cancel_{false};
   std::unique_ptr<EtcdClient> etcd_;
+  std::unique_ptr<Datastore> datastore_;           // what service_ saves; reads etcd_ when etcd
   std::unique_ptr<StoreHealth> etcd_health_;       // probes etcd for k3s_snapd_etcd_up
   std::unique_ptr<JournalDir> part_journal_;       // <state-dir>/local-saves
   std::unique_ptr<UploadJournal> upload_journal_;  // <state-dir>/uploads

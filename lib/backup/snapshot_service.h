@@ -1,6 +1,7 @@
-// The use cases behind the control API: save a snapshot from etcd into every configured store,
-// list, delete and prune. Saves are one pass: etcd's stream is checked and written to every
-// store's writer as it arrives, and committed only once its SHA-256 trailer verified.
+// The use cases behind the control API: save a snapshot of the datastore (etcd or SQLite) into
+// every configured store, list, delete, prune, verify and stage. Saves are one pass: the
+// datastore's stream is checked and written to every store's writer as it arrives, and
+// committed only once the whole of it passed its checks.
 #pragma once
 
 #include <atomic>
@@ -14,7 +15,7 @@
 #include "backup/job_runner.h"
 #include "backup/snapshot_reader.h"
 #include "core/clock.h"
-#include "etcd/etcd_client.h"
+#include "datastore/datastore.h"
 #include "metrics/snapshot_metrics.h"
 #include "pipeline/age_keys.h"
 #include "retention/retention_policy.h"
@@ -82,11 +83,11 @@ struct PruneReport {
 
 class SnapshotService {
  public:
-  SnapshotService(SnapshotServiceOptions options, EtcdClient& etcd,
+  SnapshotService(SnapshotServiceOptions options, Datastore& datastore,
                   std::vector<SnapshotStore*> stores, const Clock& clock);
 
-  // Saves `<prefix>-<node>-<unix>` from etcd into every store. Throws when the snapshot could
-  // not be saved anywhere or failed its integrity check (nothing is then left of it); when it
+  // Saves `<prefix>-<node>-<unix>` from the datastore into every store. Throws when the snapshot
+  // could not be saved anywhere or failed its integrity check (nothing is then left of it); when it
   // reached some stores but not all, the stored copies stay and it throws naming the failures.
   void Save(const std::string& prefix, JobContext& job);
   // A scheduled save: Save with the scheduled prefix, then retention of that prefix in every
@@ -145,7 +146,7 @@ class SnapshotService {
   std::optional<std::vector<SnapshotRecord>> RefreshStoredCount(SnapshotStore& store);
 
   SnapshotServiceOptions options_;
-  EtcdClient& etcd_;
+  Datastore& datastore_;
   std::vector<SnapshotStore*> stores_;
   const Clock& clock_;
   int64_t last_name_time_ = 0;

@@ -22,6 +22,7 @@
 #include "control/api_router.h"
 #include "core/digest.h"
 #include "core/error.h"
+#include "datastore/etcd_datastore.h"
 #include "fuzz_input.h"
 #include "metrics/snapshot_metrics.h"
 #include "pipeline/age_keys.h"
@@ -150,7 +151,7 @@ struct Backend {
     options.identities = [] { return std::vector<AgeIdentity>{Identity()}; };
     options.metrics = &metrics;
     options.scheduled_retention = {{"local", 2}, {"s3", 3}};
-    service = std::make_unique<SnapshotService>(options, etcd,
+    service = std::make_unique<SnapshotService>(options, datastore,
                                                 std::vector<SnapshotStore*>{&local, &s3}, clock);
     ApiBackend api;
     api.service = service.get();
@@ -178,6 +179,7 @@ struct Backend {
 
   StepClock clock;
   StandInEtcd etcd;
+  EtcdDatastore datastore{etcd, "https://127.0.0.1:2379"};
   MemoryStore local{"local"};
   MemoryStore s3{"s3"};
   SnapshotMetrics metrics{SystemTime(1795390000s)};

@@ -15,6 +15,7 @@
 #include "control/api_router.h"
 #include "core/digest.h"
 #include "core/error.h"
+#include "datastore/etcd_datastore.h"
 #include "metrics/metrics_registry.h"
 #include "metrics/snapshot_metrics.h"
 
@@ -396,7 +397,7 @@ struct ServiceFixture {
     options.scheduled_prefix = "etcd-snapshot";
     options.scheduled_retention = {{"local", 2}};
     options.metrics = &metrics;
-    service = std::make_unique<SnapshotService>(options, etcd,
+    service = std::make_unique<SnapshotService>(options, datastore,
                                                 std::vector<SnapshotStore*>{&local, &s3}, clock);
   }
   void Save() {
@@ -409,6 +410,7 @@ struct ServiceFixture {
 
   ManualClock clock;
   FakeEtcd etcd;
+  EtcdDatastore datastore{etcd, "https://127.0.0.1:2379"};
   MemoryStore local{"local"};
   MemoryStore s3{"s3"};
   SnapshotMetrics metrics{At(1)};
@@ -537,7 +539,7 @@ TEST_CASE("a scheduled save is counted once, by the retention that follows it", 
 TEST_CASE("a service without metrics records nothing and lists nothing extra", "[metrics]") {
   ServiceFixture f;
   f.options.metrics = nullptr;
-  SnapshotService service(f.options, f.etcd, {&f.local, &f.s3}, f.clock);
+  SnapshotService service(f.options, f.datastore, {&f.local, &f.s3}, f.clock);
   f.clock.now += 10s;
   f.jobs.Run("save", [&](JobContext& job) { service.Save("on-demand", job); });
   service.RefreshStoredCounts();

@@ -18,6 +18,7 @@
 #include "control/api_router.h"
 #include "core/digest.h"
 #include "core/error.h"
+#include "datastore/etcd_datastore.h"
 #include "pipeline/age_decrypt_source.h"
 #include "pipeline/age_keys.h"
 #include "store/local_store.h"
@@ -89,8 +90,8 @@ struct Fixture {
     if (encrypt) options.recipients = {AgeRecipientOf(identity)};
     options.token = [] { return std::string("K10abc::server:secret-token\n"); };
     options.identities = [this] { return std::vector<AgeIdentity>{identity}; };
-    service = std::make_unique<SnapshotService>(options, etcd, std::vector<SnapshotStore*>{&store},
-                                                clock);
+    service = std::make_unique<SnapshotService>(options, datastore,
+                                                std::vector<SnapshotStore*>{&store}, clock);
   }
   std::string Save() {
     clock.now += 10s;
@@ -102,6 +103,7 @@ struct Fixture {
   LocalStore store{tmp.path + "/db/snapshots", "n1"};
   AgeIdentity identity = GenerateAgeIdentity();
   StreamingEtcd etcd;
+  EtcdDatastore datastore{etcd, "https://127.0.0.1:2379"};
   StepClock clock;
   SnapshotServiceOptions options;
   std::unique_ptr<SnapshotService> service;
@@ -203,14 +205,14 @@ TEST_CASE("an encrypted snapshot needs the identity and the right one", "[servic
   Fixture f(Compression::kNone, true);
   const std::string name = f.Save();
   f.options.identities = nullptr;
-  SnapshotService without(f.options, f.etcd, {&f.store}, f.clock);
+  SnapshotService without(f.options, f.datastore, {&f.store}, f.clock);
   std::vector<VerifyReport> reports;
   f.jobs.Run("verify", [&](JobContext& job) { reports = without.Verify(name, job); });
   REQUIRE(reports.size() == 1);
   CHECK_THAT(reports[0].error, Catch::Contains("etcd-snapshot-encryption-identity-file"));
 
   f.options.identities = [] { return std::vector<AgeIdentity>{GenerateAgeIdentity()}; };
-  SnapshotService wrong(f.options, f.etcd, {&f.store}, f.clock);
+  SnapshotService wrong(f.options, f.datastore, {&f.store}, f.clock);
   f.jobs.Run("verify", [&](JobContext& job) { reports = wrong.Verify(name, job); });
   REQUIRE(reports.size() == 1);
   CHECK_FALSE(reports[0].ok);
@@ -328,10 +330,11 @@ TEST_CASE("a save every store failed names the stores' errors, not etcd", "[serv
   // must read in status and the log.
   FullDiskStore store;
   StreamingEtcd etcd;
+  EtcdDatastore datastore{etcd, "https://127.0.0.1:2379"};
   StepClock clock;
   SnapshotServiceOptions options;
   options.node_name = "n1";
-  SnapshotService service(options, etcd, {&store}, clock);
+  SnapshotService service(options, datastore, {&store}, clock);
   JobRunner jobs{clock};
   std::string message;
   try {
