@@ -197,6 +197,7 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
   ByteSink* next = &tee;
   SnapshotDigest digest;
   SnapshotDigest snapshot;
+  DatastoreSnapshot copy;
   try {
     if (encoding.encrypted) {
       encrypt = std::make_unique<AgeEncryptSink>(*next, options_.recipients);
@@ -210,9 +211,8 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
     }
     if (compress) next = compress.get();
     ProgressStage stage(*next, job);
-    snapshot =
-        datastore_.Snapshot(stage, job.cancel(), [&job](uint64_t size) { job.SetTotal(size); })
-            .digest;
+    copy = datastore_.Snapshot(stage, job.cancel(), [&job](uint64_t size) { job.SetTotal(size); });
+    snapshot = copy.digest;
     if (compress) compress->Finish();
     if (encrypt) encrypt->Finish();
     digest = encoded ? tee.Finish() : snapshot;
@@ -244,6 +244,9 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
   record.sha256 = digest.sha256;
   record.token_hash = options_.token_hash ? options_.token_hash() : "";
   record.token_backup = false;
+  record.datastore = std::string(datastore_.Kind());
+  record.revision = copy.revision;
+  record.compact_revision = copy.compact_revision;
   SetEncodingFromName(record);
 
   outcome.size = snapshot.size;

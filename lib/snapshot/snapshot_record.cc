@@ -33,7 +33,10 @@ std::string RecordToMetadataJson(const SnapshotRecord& r) {
       {"compressed", r.compressed ? "true" : "false"},
       {"encrypted", r.encrypted ? "true" : "false"},
       {"tokenBackup", r.token_backup ? "true" : "false"},
+      {"datastore", r.datastore},
   };
+  if (r.revision != 0) j["revision"] = std::to_string(r.revision);
+  if (r.compact_revision != 0) j["compactRevision"] = std::to_string(r.compact_revision);
   if (!r.error.empty()) j["error"] = r.error;
   // Node names and error texts are bytes, not always UTF-8: show such bytes as U+FFFD rather
   // than throw (a strict dump throws nlohmann's type_error, and the record is not written).
@@ -55,10 +58,16 @@ bool MergeMetadataJson(std::string_view body, SnapshotRecord& record) {
   merged.status = text("status");
   merged.token_backup = text("tokenBackup") == "true";
   merged.error = text("error");
+  merged.datastore = text("datastore");
+  if (merged.datastore.empty()) merged.datastore = "etcd";  // written before SQLite existed
+  if (merged.datastore != "etcd" && merged.datastore != "sqlite") return false;
   SetEncodingFromName(merged);
   if (auto t = ParseRfc3339(text("createdAt"))) merged.created_at = *t;
   try {
     merged.size = std::stoull(text("size"));
+    if (j.contains("revision")) merged.revision = std::stoull(text("revision"));
+    if (j.contains("compactRevision"))
+      merged.compact_revision = std::stoull(text("compactRevision"));
   } catch (const std::exception&) {
     return false;
   }
@@ -82,7 +91,10 @@ nlohmann::json RecordToApiJson(const SnapshotRecord& r) {
       {"status", r.status},
       {"tokenHash", r.token_hash},
       {"sha256", r.sha256},
+      {"datastore", r.datastore},
   };
+  if (r.revision != 0) j["revision"] = r.revision;
+  if (r.compact_revision != 0) j["compactRevision"] = r.compact_revision;
   if (!r.error.empty()) j["error"] = r.error;
   return j;
 }
@@ -115,6 +127,11 @@ SnapshotRecord RecordFromApiJson(const nlohmann::json& j) {
   if (auto it = j.find("error"); it != j.end() && it->is_string()) r.error = *it;
   if (auto it = j.find("encrypted"); it != j.end() && it->is_boolean()) r.encrypted = *it;
   if (auto it = j.find("tokenBackup"); it != j.end() && it->is_boolean()) r.token_backup = *it;
+  if (auto it = j.find("datastore"); it != j.end() && it->is_string()) r.datastore = *it;
+  if (auto it = j.find("revision"); it != j.end() && it->is_number_unsigned()) r.revision = *it;
+  if (auto it = j.find("compactRevision"); it != j.end() && it->is_number_unsigned()) {
+    r.compact_revision = *it;
+  }
   return r;
 }
 

@@ -241,6 +241,47 @@ TEST_CASE("record metadata JSON round trips", "[names]") {
   CHECK(back.size == 0);
 }
 
+TEST_CASE("records say which datastore they came from and its revisions", "[names]") {
+  SnapshotRecord etcd = SampleRecord();
+  CHECK(etcd.datastore == "etcd");
+  nlohmann::json api = RecordToApiJson(etcd);
+  CHECK(api["datastore"] == "etcd");
+  CHECK_FALSE(api.contains("revision"));  // etcd's stream does not say
+  CHECK_FALSE(nlohmann::json::parse(RecordToMetadataJson(etcd)).contains("revision"));
+
+  SnapshotRecord sqlite = SampleRecord();
+  sqlite.datastore = "sqlite";
+  sqlite.revision = 123456789012;
+  sqlite.compact_revision = 123456000000;
+  SnapshotRecord back;
+  REQUIRE(MergeMetadataJson(RecordToMetadataJson(sqlite), back));
+  CHECK(back.datastore == "sqlite");
+  CHECK(back.revision == 123456789012);
+  CHECK(back.compact_revision == 123456000000);
+  api = RecordToApiJson(sqlite);
+  CHECK(api["datastore"] == "sqlite");
+  CHECK(api["revision"] == 123456789012);
+  CHECK(api["compactRevision"] == 123456000000);
+  back = RecordFromApiJson(nlohmann::json::parse(api.dump()));
+  CHECK(back.datastore == "sqlite");
+  CHECK(back.revision == 123456789012);
+  CHECK(back.compact_revision == 123456000000);
+
+  // Records written before SQLite existed are etcd ones; an unknown datastore is not ours.
+  nlohmann::json old = nlohmann::json::parse(RecordToMetadataJson(etcd));
+  old.erase("datastore");
+  back = SnapshotRecord{};
+  back.datastore = "sqlite";
+  REQUIRE(MergeMetadataJson(old.dump(), back));
+  CHECK(back.datastore == "etcd");
+  nlohmann::json odd = nlohmann::json::parse(RecordToMetadataJson(etcd));
+  odd["datastore"] = "mysql";
+  CHECK_FALSE(MergeMetadataJson(odd.dump(), back));
+  odd["datastore"] = "sqlite";
+  odd["revision"] = "many";
+  CHECK_FALSE(MergeMetadataJson(odd.dump(), back));
+}
+
 TEST_CASE("record metadata is written when a node name or error is not UTF-8", "[names]") {
   // Found by fuzzing: a strict JSON dump threw, so a failed save's record was never written.
   SnapshotRecord r = SampleRecord();
