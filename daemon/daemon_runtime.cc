@@ -117,10 +117,20 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
       throw ConfigError(c, "etcd-snapshot-schedule-cron", e.what());
     }
   }
+  DatastoreTarget target;
+  try {
+    target = ResolveDatastore(c.datastore_endpoint, c.data_dir, c.etcd_endpoint,
+                              [](const std::string& path) {
+                                struct stat st;
+                                return ::stat(path.c_str(), &st) == 0;
+                              });
+  } catch (const Error& e) {
+    throw ConfigError(c, "datastore-endpoint", e.what());
+  }
   EtcdEndpoint endpoint;
-  endpoint.url = c.etcd_endpoint;
+  endpoint.url = target.kind == DatastoreKind::kEtcd ? target.etcd_url : c.etcd_endpoint;
   endpoint.stall_timeout = c.etcd_stall_timeout;
-  if (c.etcd_endpoint.starts_with("https://")) endpoint.tls = EtcdTls(c);
+  if (endpoint.url.starts_with("https://")) endpoint.tls = EtcdTls(c);
   if (c.etcd_transport == "gateway") {
     r.etcd_ = std::make_unique<GatewayEtcdClient>(endpoint);
   } else if (c.etcd_transport == "grpc") {
@@ -128,11 +138,17 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   } else {
     r.etcd_ = std::make_unique<AutoEtcdClient>(endpoint);
   }
-  r.datastore_ = std::make_unique<EtcdDatastore>(*r.etcd_, c.etcd_endpoint);
-  EtcdClient* etcd = r.etcd_.get();
-  r.etcd_health_ = std::make_unique<StoreHealth>(
-      "etcd", [etcd] { etcd->Status(std::chrono::seconds(2)); }, std::chrono::seconds(15),
-      std::chrono::seconds(5));
+  if (target.kind == DatastoreKind::kSqlite) {
+    r.datastore_ = std::make_unique<SqliteDatastore>(target.sqlite_path, c.state_dir);
+  } else {
+    r.datastore_ = std::make_unique<EtcdDatastore>(*r.etcd_, endpoint.url);
+  }
+  if (target.kind == DatastoreKind::kEtcd) {
+    EtcdClient* etcd = r.etcd_.get();
+    r.etcd_health_ = std::make_unique<StoreHealth>(
+        "etcd", [etcd] { etcd->Status(std::chrono::seconds(2)); }, std::chrono::seconds(15),
+        std::chrono::seconds(5));
+  }
 
   r.part_journal_ = std::make_unique<JournalDir>(c.state_dir + "/local-saves");
   r.local_ = std::make_unique<LocalStore>(c.snapshot_dir, c.node_name, r.part_journal_.get());
@@ -161,7 +177,14 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
 
   SnapshotServiceOptions options;
   options.node_name = c.node_name;
-  options.scheduled_prefix = c.snapshot_name;
+  const bool sqlite = target.kind == DatastoreKind::kSqlite;
+  // SQLite snapshots never take etcd's default names; a prefix the user set is theirs.
+  const std::string scheduled_prefix = sqlite && c.SourceOf("etcd-snapshot-name") == "default"
+                                           ? std::string(kSqliteScheduledPrefix)
+                                           : c.snapshot_name;
+  options.scheduled_prefix = scheduled_prefix;
+  r.scheduled_prefix_ = scheduled_prefix;
+  options.scratch_dir = c.state_dir;
   options.scheduled_retention["local"] = c.snapshot_retention;
   options.scheduled_retention["s3"] = c.s3.retention;
   options.token_hash = [&c] { return ReadTokenHash(c); };
@@ -196,10 +219,13 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   ApiBackend backend;
   backend.service = r.service_.get();
   backend.jobs = &jobs;
-  backend.etcd = r.etcd_.get();
-  backend.etcd_endpoint = c.etcd_endpoint;
+  backend.etcd = sqlite ? nullptr : r.etcd_.get();
+  backend.etcd_endpoint = endpoint.url;
+  backend.datastore_kind = std::string(r.datastore_->Kind());
+  backend.datastore_location = r.datastore_->Location();
   backend.node_name = c.node_name;
-  backend.scheduled_prefix = c.snapshot_name;
+  backend.scheduled_prefix = scheduled_prefix;
+  backend.on_demand_prefix = std::string(sqlite ? kSqliteOnDemandPrefix : kOnDemandPrefix);
   backend.default_retention = c.snapshot_retention;
   backend.schedule = r.schedule_ ? r.schedule_->spec() : "";
   std::weak_ptr<DaemonRuntime> weak = runtime;
@@ -265,12 +291,15 @@ void DaemonRuntime::Start() {
   } else {
     service_->RefreshStoredCounts();
   }
-  etcd_health_->Start();
-  std::weak_ptr<DaemonRuntime> weak = weak_from_this();
-  metrics_.SetEtcdUp([weak] {
-    auto self = weak.lock();
-    return self && self->etcd_health_->State().ok;
-  });
+  if (etcd_health_) {
+    etcd_health_->Start();
+    std::weak_ptr<DaemonRuntime> weak = weak_from_this();
+    metrics_.SetEtcdUp([weak] {
+      auto self = weak.lock();
+      return self && self->etcd_health_ && self->etcd_health_->State().ok;
+    });
+  }
+  datastore_->Prepare();
   if (s3_) {
     metrics_.AddS3RequestSource([counters = s3_->counters()] {
       return S3RequestCounts{counters->requests.load(), counters->retries.load()};
@@ -279,11 +308,12 @@ void DaemonRuntime::Start() {
   if (s3_health_) s3_health_->Start();
   if (scheduler_) scheduler_->Start();
   const Config& c = config_;
-  spdlog::info("node {}, etcd {}, snapshots in {}", c.node_name, c.etcd_endpoint, c.snapshot_dir);
+  spdlog::info("node {}, {} {}, snapshots in {}", c.node_name, datastore_->Kind(),
+               datastore_->Location(), c.snapshot_dir);
   if (s3_) spdlog::info("S3 storage enabled at {}", s3_->LocationOf(""));
   if (schedule_) {
     spdlog::info("scheduled snapshots \"{}\" with prefix {} keeping {}", schedule_->spec(),
-                 c.snapshot_name, c.snapshot_retention);
+                 scheduled_prefix_, c.snapshot_retention);
   } else {
     spdlog::info("scheduled snapshots are disabled (etcd-disable-snapshots)");
   }

@@ -14,7 +14,9 @@
 #include "backup/store_health.h"
 #include "config/config.h"
 #include "control/api_router.h"
+#include "datastore/datastore_endpoint.h"
 #include "datastore/etcd_datastore.h"
+#include "datastore/sqlite_datastore.h"
 #include "etcd/gateway_etcd_client.h"
 #include "etcd/grpc_etcd_client.h"
 #include "metrics/snapshot_metrics.h"
@@ -48,6 +50,8 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   ApiResponse Handle(const ApiRequest& request) { return router_->Handle(request); }
   const Config& config() const { return config_; }
   EtcdClient& etcd() { return *etcd_; }
+  // False when snapshots are taken from SQLite (etcd is then not used at all).
+  bool SavesFromEtcd() const { return datastore_->Kind() == "etcd"; }
 
  private:
   DaemonRuntime(const Config& config, JobRunner& jobs, const Clock& clock, SnapshotMetrics& metrics)
@@ -62,6 +66,7 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   std::atomic<bool> s3_cancel_{false};
   std::unique_ptr<EtcdClient> etcd_;
   std::unique_ptr<Datastore> datastore_;           // what service_ saves; reads etcd_ when etcd
+  std::string scheduled_prefix_;                   // of this datastore's scheduled snapshots
   std::unique_ptr<StoreHealth> etcd_health_;       // probes etcd for k3s_snapd_etcd_up
   std::unique_ptr<JournalDir> part_journal_;       // <state-dir>/local-saves
   std::unique_ptr<UploadJournal> upload_journal_;  // <state-dir>/uploads

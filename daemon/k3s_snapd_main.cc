@@ -187,11 +187,13 @@ int Run(const std::vector<std::string>& args) {
   if (!config.metrics_address.empty()) {
     spdlog::info("metrics served on http://{}/metrics", server.MetricsEndpoint());
   }
-  try {
-    EtcdStatus status = current.Get()->etcd().Status(std::chrono::seconds(3));
-    spdlog::info("etcd reachable: version {}, database {} bytes", status.version, status.db_size);
-  } catch (const std::exception& e) {
-    spdlog::warn("etcd not reachable yet (snapshots will fail until it is): {}", e.what());
+  if (current.Get()->SavesFromEtcd()) {
+    try {
+      EtcdStatus status = current.Get()->etcd().Status(std::chrono::seconds(3));
+      spdlog::info("etcd reachable: version {}, database {} bytes", status.version, status.db_size);
+    } catch (const std::exception& e) {
+      spdlog::warn("etcd not reachable yet (snapshots will fail until it is): {}", e.what());
+    }
   }
 
   // A valid new configuration waits here until no job runs, so a save never sees its

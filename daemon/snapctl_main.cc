@@ -349,17 +349,28 @@ int Status(Invocation& in) {
     return kOk;
   }
   int64_t now = NowUnix();
-  const nlohmann::json& etcd = s["etcd"];
-  std::string etcd_state = "UNREACHABLE: " + TextOr(etcd, "error", "");
-  if (etcd.value("reachable", false)) {
-    etcd_state = "reachable (version " + TextOr(etcd, "version", "?");
-    if (NumberOr(etcd, "dbSize", 0) > 0) {
-      etcd_state += ", database " + FormatHumanBytes(NumberOr(etcd, "dbSize", 0));
+  // A daemon before the datastore section had the etcd one only.
+  const bool has_datastore = s.contains("datastore") && s["datastore"].is_object();
+  const nlohmann::json& datastore = has_datastore ? s["datastore"] : s["etcd"];
+  std::string state = "UNREACHABLE: " + TextOr(datastore, "error", "");
+  if (datastore.value("reachable", false)) {
+    std::vector<std::string> facts;
+    if (!TextOr(datastore, "version", "").empty()) {
+      facts.push_back("version " + TextOr(datastore, "version", ""));
     }
-    etcd_state += ")";
+    if (NumberOr(datastore, "dbSize", 0) > 0) {
+      facts.push_back("database " + FormatHumanBytes(NumberOr(datastore, "dbSize", 0)));
+    }
+    state = "reachable";
+    for (size_t i = 0; i < facts.size(); ++i) state += (i == 0 ? " (" : ", ") + facts[i];
+    if (!facts.empty()) state += ")";
   }
+  const std::string kind = has_datastore ? TextOr(datastore, "kind", "etcd") : "etcd";
+  const std::string where =
+      has_datastore ? TextOr(datastore, "location", "") : TextOr(datastore, "endpoint", "");
   std::cout << "node:          " << TextOr(s, "node", "") << "\n";
-  std::cout << "etcd:          " << TextOr(etcd, "endpoint", "") << " " << etcd_state << "\n";
+  std::cout << (kind + ":").append(15 - std::min<size_t>(kind.size() + 1, 14), ' ') << where << " "
+            << state << "\n";
   for (const nlohmann::json& store : s.value("storage", nlohmann::json::array())) {
     std::string state = store.value("ok", false)       ? "ok"
                         : store.value("checked", true) ? "ERROR: " + TextOr(store, "error", "")

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "restore/data_dir_restore.h"
+#include "restore/sqlite_restore.h"
 #include "snapctl_cli.h"
 #include "snapshot/snapshot_name.h"
 
@@ -20,7 +21,8 @@ const char* const kVerifyHelp =
 
 Reads each named snapshot back from every store holding it (local and S3), decrypts and
 decompresses it as its name says, and checks the stored bytes against the recorded sha256 and
-size and the etcd snapshot against its SHA-256 trailer (what etcdutl checks on restore).
+size, then an etcd snapshot against its SHA-256 trailer (what etcdutl checks on restore), or
+a SQLite (kine) snapshot with SQLite's integrity check, kine's table and the recorded revision.
 Exits 0 only when every copy passed; otherwise names what failed and exits 1.
 
 Options:
@@ -34,10 +36,11 @@ Encrypted snapshots need etcd-snapshot-encryption-identity-file in the daemon's 
 
 const char* const kRestoreHelp = R"(Usage: snapctl restore NAME [-o text|json] [OPTIONS]
 
-Restores etcd from snapshot NAME. The daemon first fetches it (local copy first, else S3),
-decrypts, decompresses and verifies it into a staged file; nothing is touched unless that
-succeeds. Refused while etcd still answers at the daemon's etcd-endpoint (stop k3s or etcd
-first), unless --force. Old data is moved aside, never deleted; a failed step puts it back.
+Restores the datastore from snapshot NAME. The daemon first fetches it (local copy first, else
+S3), decrypts, decompresses and verifies it into a staged file; nothing is touched unless that
+succeeds. Refused while etcd still answers at the daemon's etcd-endpoint (or, on SQLite, while
+a process such as k3s has state.db open): stop k3s or etcd first, or pass --force. Old data is
+moved aside, never deleted; a failed step puts it back.
 
 k3s mode (default, when the k3s data-dir holds a server): moves server/db/etcd to
 etcd-old-<unix> and runs `k3s server --cluster-reset --cluster-reset-restore-path=<staged>`.
@@ -47,9 +50,14 @@ the token saved with it (encrypted snapshots only) back first.
 etcd mode (with --etcd-data-dir): `etcdutl snapshot restore` (or etcdctl's) into a new dir,
 then the old DIR is moved to DIR-old-<unix> and the new one takes its place.
 
+SQLite (a snapshot of k3s's kine database, on a server whose datastore is SQLite): state.db,
+state.db-wal and state.db-shm move to state.db-old-<unix>[-wal|-shm] and the verified copy
+takes their place with the old file's owner and mode. The token check and --restore-token
+work as in k3s mode.
+
 Options:
   --yes                 do not ask for confirmation (required when stdin is not a terminal)
-  --force               restore even though etcd answers
+  --force               restore even though etcd answers (or k3s holds state.db)
   --storage local|s3    take the snapshot from this store
   --restore-token       put the server token saved with the snapshot back (k3s mode)
   --k3s PATH            k3s binary (default k3s, from PATH)
@@ -165,7 +173,9 @@ int VerifyCommand(Invocation& in) {
         if (in.format == "text") {
           std::cout << "OK      " << TextOr(r, "storage", "") << "  " << TextOr(r, "name", "")
                     << "  (" << FormatHumanBytes(NumberOr(r, "snapshotSize", 0))
-                    << " etcd snapshot, trailer and record match)\n";
+                    << (TextOr(r, "datastore", "etcd") == "sqlite"
+                            ? " SQLite database, integrity check, revision and record match)\n"
+                            : " etcd snapshot, trailer and record match)\n");
         }
       } else {
         result = kFailed;
@@ -257,7 +267,7 @@ int RestoreCommand(Invocation& in) {
     if (!isatty(STDIN_FILENO)) {
       throw UsageError(in.command, "a restore replaces etcd's data; confirm with --yes");
     }
-    const std::string target = etcd_mode ? "etcd data dir " + etcd.data_dir : "k3s's etcd";
+    const std::string target = etcd_mode ? "etcd data dir " + etcd.data_dir : "k3s's datastore";
     if (!Confirm("Restore " + target + " from snapshot " + name +
                  "? The current data is moved aside.")) {
       std::cerr << "snapctl: restore not confirmed; nothing was changed\n";
@@ -290,21 +300,27 @@ int RestoreCommand(Invocation& in) {
   staged_files.Add(staged);
   staged_files.Add(staged_token);
   const nlohmann::json& record = result["record"];
+  const bool sqlite = TextOr(result, "datastore", "etcd") == "sqlite";
   LogStep("verified " + TextOr(record, "location", name) + ": " +
-          FormatHumanBytes(NumberOr(result, "snapshotSize", 0)) + " etcd snapshot staged at " +
-          staged);
+          FormatHumanBytes(NumberOr(result, "snapshotSize", 0)) +
+          (sqlite ? " SQLite database" : " etcd snapshot") + " staged at " + staged);
 
   const int64_t now = NowUnix();
   RestoreOutcome outcome;
   SystemProcessRunner runner;
   try {
+    if (sqlite && etcd_mode) {
+      throw Error::InvalidInput("--etcd-data-dir is for etcd snapshots; " + name +
+                                " is a SQLite one, restored in place of " +
+                                TextOr(result, "datastoreLocation", "state.db"));
+    }
     if (etcd_mode) {
       etcd.staged_path = staged;
       etcd.now_unix = now;
       outcome = RestoreEtcdDataDir(etcd, runner, LogStep);
     } else {
       if (!data_dir_given) k3s.data_dir = TextOr(result, "dataDir", "");
-      if (!HoldsK3sServer(k3s.data_dir)) {
+      if (!sqlite && !HoldsK3sServer(k3s.data_dir)) {
         throw Error::InvalidInput(
             k3s.data_dir +
             " holds no k3s server (no server/db/etcd, server/token or "
@@ -325,9 +341,18 @@ int RestoreCommand(Invocation& in) {
                               snapshot_hash + ", the current one is " + current_hash +
                               "): k3s could not decrypt its bootstrap data; " + how);
       }
-      k3s.staged_path = staged;
-      k3s.now_unix = now;
-      outcome = RestoreK3s(k3s, runner, LogStep);
+      if (sqlite) {
+        SqliteRestoreOptions options;
+        options.db_path = TextOr(result, "datastoreLocation", "");
+        options.staged_path = staged;
+        options.force = force;
+        options.now_unix = now;
+        outcome = RestoreSqliteDatabase(options, LogStep);
+      } else {
+        k3s.staged_path = staged;
+        k3s.now_unix = now;
+        outcome = RestoreK3s(k3s, runner, LogStep);
+      }
     }
   } catch (const Error& e) {
     std::cerr << "snapctl: restore failed: " << e.what() << "\n";

@@ -1,6 +1,7 @@
 // Reads a stored snapshot back the way a restore would: decrypts and decompresses it as its
-// name says, and checks the stored bytes against the record (sha256, size) and the decoded
-// snapshot against etcd's SHA-256 trailer. Verify and restore staging are built on it.
+// name says, and checks the stored bytes against the record (sha256, size) and a decoded etcd
+// snapshot against etcd's SHA-256 trailer (a SQLite copy is checked by the caller, as a whole
+// file). Verify and restore staging are built on it.
 #pragma once
 
 #include <atomic>
@@ -23,7 +24,7 @@ using IdentitySupplier = std::function<std::vector<AgeIdentity>()>;
 struct DecodedSnapshot {
   uint64_t stored_size = 0;
   std::string stored_sha256;
-  SnapshotDigest snapshot;  // of the decoded etcd snapshot
+  SnapshotDigest snapshot;  // of the decoded snapshot (etcd's, or the SQLite copy)
 };
 
 struct ReadProgress {

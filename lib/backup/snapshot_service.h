@@ -45,6 +45,9 @@ struct SnapshotServiceOptions {
   std::function<std::string()> token;
   // The identities verify and restore decrypt with; null when none are configured.
   IdentitySupplier identities;
+  // A private directory where verify decodes a SQLite snapshot to check it (the daemon's
+  // state-dir); "" fails such a verify.
+  std::string scratch_dir;
 };
 
 // The outcome of verifying one stored copy of a snapshot.
@@ -52,13 +55,13 @@ struct VerifyReport {
   SnapshotRecord record;
   bool ok = false;
   std::string error;           // what failed, when !ok
-  uint64_t snapshot_size = 0;  // of the decoded etcd snapshot, when ok
+  uint64_t snapshot_size = 0;  // of the decoded snapshot (etcd's or SQLite's), when ok
 };
 
 // A snapshot decoded and verified into a file for a restore.
 struct StagedSnapshot {
   SnapshotRecord record;   // the copy it came from
-  std::string path;        // the plain etcd snapshot, 0600
+  std::string path;        // the plain snapshot (etcd's, or a SQLite database), 0600
   std::string token_path;  // the saved server token, 0600; "" unless asked for
   uint64_t size = 0;
 };

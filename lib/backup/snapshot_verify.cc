@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/file_descriptor.h"
+#include "datastore/sqlite_copy.h"
 #include "pipeline/age_decrypt_source.h"
 #include "snapshot/snapshot_name.h"
 
@@ -76,6 +77,17 @@ void RemoveStaleStagedFiles(const std::string& dir) {
   }
 }
 
+// A decoded SQLite snapshot passes SQLite's integrity check, has kine's table and holds the
+// revision its record says it was copied at.
+void CheckKineRevision(const std::string& path, const SnapshotRecord& record,
+                       const std::atomic<bool>* cancel) {
+  KineRevisions found = CheckKineSnapshot(path, cancel);
+  if (record.revision != 0 && static_cast<uint64_t>(found.revision) != record.revision) {
+    throw Error::Corrupt("the database is at kine revision " + std::to_string(found.revision) +
+                         " but the record says " + std::to_string(record.revision));
+  }
+}
+
 }  // namespace
 
 VerifyReport SnapshotService::VerifyCopy(const SnapshotRecord& record, JobContext& job) {
@@ -91,12 +103,28 @@ VerifyReport SnapshotService::VerifyCopy(const SnapshotRecord& record, JobContex
     if (store == nullptr) throw Error::NotFound("no " + record.storage + " store is configured");
     std::unique_ptr<ByteSource> source = store->Open(record.name);
     ReadProgress progress{job.cancel(), [&job](uint64_t n) { job.AddBytes(n); }};
-    DecodedSnapshot decoded =
-        ReadStoredSnapshot(*source, record, options_.identities, nullptr, progress);
+    DecodedSnapshot decoded;
+    if (record.datastore == "sqlite") {
+      // A database is checked as a whole file: decoded into the scratch dir, then opened.
+      if (options_.scratch_dir.empty()) {
+        throw Error::Permanent("no scratch directory to check a SQLite snapshot in");
+      }
+      const std::string path = options_.scratch_dir + "/sqlite-verify.db";
+      StagedFile file(path);
+      decoded = ReadStoredSnapshot(*source, record, options_.identities, &file, progress);
+      file.Commit();
+      struct Unlink {
+        const std::string& path;
+        ~Unlink() { ::unlink(path.c_str()); }
+      } unlink_after{path};
+      CheckKineRevision(path, record, job.cancel());
+    } else {
+      decoded = ReadStoredSnapshot(*source, record, options_.identities, nullptr, progress);
+    }
     report.ok = true;
     report.snapshot_size = decoded.snapshot.size;
-    spdlog::info("verified {} at {}: {} bytes stored, {} bytes of etcd snapshot", record.name,
-                 record.location, decoded.stored_size, decoded.snapshot.size);
+    spdlog::info("verified {} at {}: {} bytes stored, {} bytes of {} snapshot", record.name,
+                 record.location, decoded.stored_size, decoded.snapshot.size, record.datastore);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kCancelled) throw;
     report.error = where + ": " + e.what();
@@ -185,6 +213,7 @@ StagedSnapshot SnapshotService::Stage(const std::string& name, const std::string
         ReadStoredSnapshot(*source, record, options_.identities, &file, progress);
     file.Commit();
     staged.size = decoded.snapshot.size;
+    if (record.datastore == "sqlite") CheckKineRevision(staged.path, record, job.cancel());
   } catch (const Error& e) {
     ::unlink(staged.path.c_str());
     throw e.WithContext(record.storage + " " + name);
@@ -210,7 +239,8 @@ StagedSnapshot SnapshotService::Stage(const std::string& name, const std::string
       throw e.WithContext(record.storage + " " + name + ": saved token");
     }
   }
-  spdlog::info("restore: staged {} ({} bytes, trailer verified)", staged.path, staged.size);
+  spdlog::info("restore: staged {} ({} bytes of {} snapshot, verified)", staged.path, staged.size,
+               record.datastore);
   return staged;
 }
 

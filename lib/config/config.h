@@ -49,7 +49,10 @@ struct Config {
   // etcd-snapshot-encryption-recipients: age X25519 recipients ("age1..."), separated by
   // spaces or commas (a YAML list is joined so); "" = snapshots are not encrypted.
   std::string encryption_recipients;
-  std::string encryption_identity_file;                  // etcd-snapshot-encryption-identity-file
+  std::string encryption_identity_file;  // etcd-snapshot-encryption-identity-file
+  // datastore-endpoint (k3s key) SECRET: "" = k3s's embedded datastore (SQLite or etcd, by
+  // what is on disk), sqlite://PATH, or http(s):// for an external etcd.
+  std::string datastore_endpoint;
   std::string etcd_endpoint = "https://127.0.0.1:2379";  // etcd-endpoint
   std::string etcd_transport = "auto";                   // etcd-transport: auto|grpc|gateway
   std::string etcd_cacert;  // etcd-cacert, default ${data-dir}/server/tls/etcd/server-ca.crt

@@ -48,6 +48,11 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
     {"etcd-stall-timeout", Top(&Config::etcd_stall_timeout), "1m", "", "", kPlain, "",
      VC::kPositive,
      "a snapshot stream from etcd that stalls (under a byte a second) this long fails"},
+    {"datastore-endpoint", Top(&Config::datastore_endpoint), "", "datastore-endpoint", "", kSecret,
+     "", VC::kNone,
+     "what snapshots are taken from, as k3s reads this key: \"\" = k3s's embedded datastore "
+     "(SQLite when ${data-dir}/server/db/state.db exists and server/db/etcd does not, else etcd "
+     "at etcd-endpoint), sqlite://PATH, or http(s)://HOST:PORT for an external etcd"},
     {"etcd-endpoint", Top(&Config::etcd_endpoint), "https://127.0.0.1:2379", "", "", kPlain, "",
      VC::kHttpUrl, "etcd client URL (its gRPC gateway serves snapshots)"},
     {"etcd-cacert", Top(&Config::etcd_cacert), "${data-dir}/server/tls/etcd/server-ca.crt", "", "",

@@ -2,14 +2,17 @@
 #include "control/api_router.h"
 
 #include <spdlog/spdlog.h>
-
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "control/api_routes.h"
 #include "core/error.h"
 #include "core/time_format.h"
+#include "restore/sqlite_restore.h"
 #include "snapshot/snapshot_name.h"
 
 namespace snapd {
@@ -118,17 +121,34 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
                        "not_found");
 }
 
-ApiResponse ApiRouter::Status() {
-  nlohmann::json etcd = {{"endpoint", backend_.etcd_endpoint}};
-  try {
-    EtcdStatus s = backend_.etcd->Status(std::chrono::seconds(3));
-    etcd["reachable"] = true;
-    etcd["version"] = s.version;
-    etcd["dbSize"] = s.db_size;
-  } catch (const std::exception& e) {
-    etcd["reachable"] = false;
-    etcd["error"] = e.what();
+nlohmann::json ApiRouter::DatastoreStatus() const {
+  nlohmann::json status = {{"kind", backend_.datastore_kind},
+                           {"location", backend_.datastore_location}};
+  if (backend_.etcd != nullptr) {
+    try {
+      EtcdStatus s = backend_.etcd->Status(std::chrono::seconds(3));
+      status["reachable"] = true;
+      status["version"] = s.version;
+      status["dbSize"] = s.db_size;
+    } catch (const std::exception& e) {
+      status["reachable"] = false;
+      status["error"] = e.what();
+    }
+    return status;
   }
+  struct stat st;
+  if (::stat(backend_.datastore_location.c_str(), &st) != 0) {
+    status["reachable"] = false;
+    status["error"] = backend_.datastore_location + ": " + std::strerror(errno);
+  } else {
+    status["reachable"] = true;
+    status["dbSize"] = static_cast<uint64_t>(st.st_size);
+  }
+  return status;
+}
+
+ApiResponse ApiRouter::Status() {
+  nlohmann::json datastore = DatastoreStatus();
   nlohmann::json last_success = nullptr;
   if (auto job = backend_.jobs->LastFinished(kSaveJobKinds, "succeeded")) {
     last_success = {
@@ -148,7 +168,7 @@ ApiResponse ApiRouter::Status() {
   auto running = backend_.jobs->Running();
   nlohmann::json body = {
       {"node", backend_.node_name},
-      {"etcd", etcd},
+      {"datastore", datastore},
       {"schedule",
        {{"enabled", !backend_.schedule.empty()},
         {"cron", backend_.schedule},
@@ -160,6 +180,14 @@ ApiResponse ApiRouter::Status() {
       {"storage", backend_.storage_status ? backend_.storage_status() : nlohmann::json::array()},
       {"config", backend_.config_summary},
   };
+  if (backend_.etcd != nullptr) {
+    // The etcd section as before the datastore one existed, for clients that read it.
+    nlohmann::json etcd = datastore;
+    etcd.erase("kind");
+    etcd.erase("location");
+    etcd["endpoint"] = backend_.etcd_endpoint;
+    body["etcd"] = etcd;
+  }
   return Json(200, body);
 }
 
@@ -176,7 +204,7 @@ ApiResponse ApiRouter::ListSnapshots() {
 
 ApiResponse ApiRouter::StartSave(const ApiRequest& request) {
   nlohmann::json body = ObjectBody(request, {"name"});
-  std::string prefix = std::string(kOnDemandPrefix);
+  std::string prefix = backend_.on_demand_prefix;
   if (body.contains("name")) {
     if (!body["name"].is_string()) throw Error::InvalidInput("\"name\" must be a string");
     prefix = body["name"].get<std::string>();
@@ -213,7 +241,7 @@ ApiResponse ApiRouter::DeleteSnapshot(const std::string& name) {
 
 ApiResponse ApiRouter::Prune(const ApiRequest& request) {
   nlohmann::json body = ObjectBody(request, {"name", "retention"});
-  std::string prefix = std::string(kOnDemandPrefix);
+  std::string prefix = backend_.on_demand_prefix;
   int retention = backend_.default_retention;
   if (body.contains("name")) {
     if (!body["name"].is_string()) throw Error::InvalidInput("\"name\" must be a string");
@@ -266,7 +294,10 @@ ApiResponse ApiRouter::StartVerify(const ApiRequest& request) {
                               {"storage", r.record.storage},
                               {"location", r.record.location},
                               {"ok", r.ok}};
-      if (r.ok) entry["snapshotSize"] = r.snapshot_size;
+      if (r.ok) {
+        entry["snapshotSize"] = r.snapshot_size;
+        entry["datastore"] = r.record.datastore;
+      }
       if (!r.ok) {
         entry["error"] = r.error;
         if (failed++ == 0) failures = r.error;
@@ -308,8 +339,16 @@ ApiResponse ApiRouter::StartRestore(const ApiRequest& request) {
     throw Error::Permanent("restore is not available: no staging directory is configured");
   }
   ApiBackend backend = backend_;
-  // Restoring under a live etcd would put two histories on one cluster.
+  // Restoring under a live etcd (or under k3s holding its SQLite database) would put two
+  // histories on one cluster.
   auto refuse_if_etcd_answers = [backend]() {
+    if (backend.etcd == nullptr) {
+      std::vector<OpenFileHolder> holders = ProcessesHoldingDatabase(backend.datastore_location);
+      if (holders.empty()) return;
+      throw Error::Conflict(backend.datastore_location + " is open in " + holders[0].command +
+                            " (pid " + std::to_string(holders[0].pid) +
+                            "); stop k3s first, or pass --force");
+    }
     try {
       EtcdStatus status = backend.etcd->Status(std::chrono::seconds(2));
       throw Error::Conflict("etcd still answers at " + backend.etcd_endpoint + " (version " +
@@ -324,6 +363,13 @@ ApiResponse ApiRouter::StartRestore(const ApiRequest& request) {
   uint64_t id = backend_.jobs->Start("restore", [=](JobContext& job) {
     StagedSnapshot staged =
         backend.service->Stage(name, storage, backend.restore_staging_dir, with_token, job);
+    if (staged.record.datastore != backend.datastore_kind) {
+      ::unlink(staged.path.c_str());
+      if (!staged.token_path.empty()) ::unlink(staged.token_path.c_str());
+      throw Error::InvalidInput(name + " is a snapshot of " + staged.record.datastore +
+                                " but this server's datastore is " + backend.datastore_kind + " (" +
+                                backend.datastore_location + ")");
+    }
     if (!force) {
       try {
         refuse_if_etcd_answers();
@@ -340,6 +386,8 @@ ApiResponse ApiRouter::StartRestore(const ApiRequest& request) {
         {"stagedToken", staged.token_path},
         {"snapshotSize", staged.size},
         {"dataDir", backend.data_dir},
+        {"datastore", backend.datastore_kind},
+        {"datastoreLocation", backend.datastore_location},
         {"tokenFile", backend.token_file},
         {"currentTokenHash", backend.token_hash ? backend.token_hash() : ""},
     });

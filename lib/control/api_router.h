@@ -21,11 +21,15 @@ namespace snapd {
 struct ApiBackend {
   SnapshotService* service = nullptr;
   JobRunner* jobs = nullptr;
-  EtcdClient* etcd = nullptr;
+  EtcdClient* etcd = nullptr;  // null when the datastore is SQLite
   std::string etcd_endpoint;
+  // What snapshots are taken from, for status: kind ("etcd"|"sqlite") and location.
+  std::string datastore_kind = "etcd";
+  std::string datastore_location;
   std::string node_name;
   std::string scheduled_prefix;
-  int default_retention = 5;  // `prune` without --snapshot-retention
+  std::string on_demand_prefix = "on-demand";  // `save` and `prune` without a name
+  int default_retention = 5;                   // `prune` without --snapshot-retention
   // Schedule facts for status: spec ("" when scheduled snapshots are disabled) and next run.
   std::string schedule;
   std::function<std::optional<SystemTime>()> next_run;
@@ -54,6 +58,7 @@ class ApiRouter {
 
  private:
   ApiResponse Status();
+  nlohmann::json DatastoreStatus() const;
   ApiResponse ListSnapshots();
   ApiResponse StartSave(const ApiRequest& request);
   ApiResponse GetJob(const std::string& id);

@@ -27,6 +27,8 @@ class Datastore {
   virtual std::string_view Kind() const = 0;
   // Where it is, for status and logs (an URL or a path; never a password).
   virtual std::string Location() const = 0;
+  // Called once at start, before any Snapshot: removes what an interrupted one left.
+  virtual void Prepare() {}
   // Streams one consistent copy into `sink` and checks it as it passes. Returns only when the
   // whole copy passed its checks; throws snapd::Error otherwise (the sink then holds a partial
   // stream to discard). `cancel` aborts; `on_size`, when set, is called once with the copy's

@@ -41,7 +41,7 @@ DatastoreTarget ResolveDatastore(std::string_view endpoint, const std::string& d
     target.kind = DatastoreKind::kSqlite;
     target.sqlite_path = path.empty() ? default_sqlite : std::string(path);
     if (!target.sqlite_path.starts_with('/')) {
-      throw Error::InvalidInput("datastore-endpoint: the SQLite path " + target.sqlite_path +
+      throw Error::InvalidInput("the SQLite path " + target.sqlite_path +
                                 " is not absolute");
     }
     return target;
@@ -53,15 +53,15 @@ DatastoreTarget ResolveDatastore(std::string_view endpoint, const std::string& d
   }
   if (scheme == "mysql") {
     throw Error::InvalidInput(
-        "datastore-endpoint: MySQL is not backed up by k3s-snapd; use mysqldump (or your "
+        "MySQL is not backed up by k3s-snapd; use mysqldump (or your "
         "database service's backups)");
   }
   if (scheme == "postgres" || scheme == "postgresql") {
     throw Error::InvalidInput(
-        "datastore-endpoint: PostgreSQL is not backed up by k3s-snapd; use pg_dump (or your "
+        "PostgreSQL is not backed up by k3s-snapd; use pg_dump (or your "
         "database service's backups)");
   }
-  throw Error::InvalidInput("datastore-endpoint: unsupported scheme \"" +
+  throw Error::InvalidInput("unsupported scheme \"" +
                             (scheme.empty() ? std::string("(none)") : scheme) +
                             "\"; expected sqlite://, http:// or https://");
 }

@@ -26,9 +26,9 @@ std::string_view DatastoreKindName(DatastoreKind kind);
 // - "sqlite://PATH[?params]": that SQLite file (k3s's query parameters are ignored; an empty
 //   PATH is k3s's default file); PATH must be absolute;
 // - "http(s)://HOST:PORT[,...]": an external etcd, at its first URL.
-// MySQL, PostgreSQL and any other scheme throw Error::InvalidInput, naming the database's own
-// backup tool and never the endpoint itself (it may hold a password). `exists` says whether a
-// path exists (injected so this stays free of I/O).
+// MySQL, PostgreSQL and any other scheme throw Error::InvalidInput naming the database's own
+// backup tool and never the endpoint itself (it may hold a password); the caller names the key.
+// `exists` says whether a path exists (injected so this stays free of I/O).
 DatastoreTarget ResolveDatastore(std::string_view endpoint, const std::string& data_dir,
                                  const std::string& etcd_endpoint,
                                  const std::function<bool(const std::string&)>& exists);

@@ -11,6 +11,10 @@ namespace snapd {
 
 inline constexpr std::string_view kScheduledPrefix = "etcd-snapshot";
 inline constexpr std::string_view kOnDemandPrefix = "on-demand";
+// SQLite (kine) snapshots get their own prefixes, so that neither k3s (which lists every file in
+// its snapshot dir) nor a person takes one for an etcd snapshot.
+inline constexpr std::string_view kSqliteScheduledPrefix = "sqlite-snapshot";
+inline constexpr std::string_view kSqliteOnDemandPrefix = "sqlite-on-demand";
 inline constexpr std::string_view kPartSuffix = ".part";
 
 // `<prefix>-<node>-<unix_seconds>`, the name k3s gives an uncompressed snapshot.

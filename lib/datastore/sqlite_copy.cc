@@ -1,0 +1,323 @@
+// CopyKineDatabase and CheckKineSnapshot: libsqlite3's online backup and integrity check, with
+// the connection settings, error kinds and clean-up around them.
+#include "datastore/sqlite_copy.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace snapd {
+namespace {
+
+// Pages per backup step: 1 MiB of 4 KiB pages, so a cancel is seen within milliseconds.
+constexpr int kStepPages = 256;
+// Page cache of each connection: 2 MiB (a negative cache_size is in KiB).
+constexpr char kCacheSize[] = "PRAGMA cache_size = -2048";
+// How long to wait for a lock the source's other users hold (a RESTART or TRUNCATE checkpoint,
+// WAL recovery). A copy never takes a lock a writer waits for.
+constexpr int kBusyTimeoutMs = 5000;
+// VM instructions between checks of `cancel` in statements (integrity_check, queries).
+constexpr int kProgressInstructions = 10000;
+
+// "file:" URI of `path` (made absolute) with `query`, every byte outside unreserved and '/'
+// percent-encoded, so no file name can smuggle in URI parameters.
+std::string FileUri(const std::string& path, const std::string& query) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string absolute = std::filesystem::absolute(path).lexically_normal().string();
+  std::string uri = "file:";
+  for (unsigned char c : absolute) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+    if (plain) {
+      uri += static_cast<char>(c);
+    } else {
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 0xF];
+    }
+  }
+  return uri + "?" + query;
+}
+
+ErrorKind KindOf(int rc, ErrorKind bad_file_kind) {
+  switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+      return ErrorKind::kTransient;
+    case SQLITE_INTERRUPT:
+      return ErrorKind::kCancelled;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return bad_file_kind;
+    default:
+      return ErrorKind::kPermanent;
+  }
+}
+
+// One sqlite3 connection; errors name `where_` (what the file is, and its path).
+class Connection {
+ public:
+  Connection(const std::string& uri, int flags, std::string where, ErrorKind bad_file_kind)
+      : where_(std::move(where)), bad_file_kind_(bad_file_kind) {
+    int rc =
+        sqlite3_open_v2(uri.c_str(), &db_, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close_v2(db_);
+      throw Error(KindOf(rc, bad_file_kind_), where_ + ": open: " + message);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+  }
+  ~Connection() { sqlite3_close_v2(db_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* get() const { return db_; }
+  const std::string& where() const { return where_; }
+
+  // Statements return SQLITE_INTERRUPT once `*cancel` is set.
+  void CheckCancel(const std::atomic<bool>* cancel) {
+    if (cancel == nullptr) return;
+    sqlite3_progress_handler(
+        db_, kProgressInstructions,
+        [](void* flag) -> int { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; },
+        const_cast<std::atomic<bool>*>(cancel));
+  }
+
+  // Runs `sql`; `what` says what it does in errors.
+  void Exec(const char* sql, const char* what) {
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) Fail(rc, what);
+  }
+
+  // The first column of the first row of `sql` as text ("" when there is no row or it is NULL).
+  std::string QueryText(const char* sql, const char* what) {
+    sqlite3_stmt* statement = Prepare(sql, what);
+    std::string value;
+    int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(statement, 0);
+      if (text != nullptr) value = reinterpret_cast<const char*>(text);
+    }
+    Finish(statement, rc, what);
+    return value;
+  }
+
+  int64_t QueryInt(const char* sql, const char* what) {
+    sqlite3_stmt* statement = Prepare(sql, what);
+    int64_t value = 0;
+    int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) value = sqlite3_column_int64(statement, 0);
+    Finish(statement, rc, what);
+    return value;
+  }
+
+  [[noreturn]] void Fail(int rc, const std::string& what) const {
+    const char* message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    throw Error(KindOf(rc, bad_file_kind_), where_ + ": " + what + ": " + message);
+  }
+
+ private:
+  sqlite3_stmt* Prepare(const char* sql, const char* what) {
+    sqlite3_stmt* statement = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &statement, nullptr);
+    if (rc != SQLITE_OK) Fail(rc, what);
+    return statement;
+  }
+  void Finish(sqlite3_stmt* statement, int rc, const char* what) {
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+    const int finalize_rc = sqlite3_finalize(statement);
+    if (rc == SQLITE_OK) rc = finalize_rc;
+    if (rc != SQLITE_OK) Fail(rc, what);
+  }
+
+  sqlite3* db_ = nullptr;
+  std::string where_;
+  ErrorKind bad_file_kind_;
+};
+
+bool HasKineTable(Connection& db) {
+  return db.QueryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'kine'",
+                     "read schema") > 0;
+}
+
+// As kine reads them (its revSQL and compactRevSQL).
+KineRevisions ReadRevisions(Connection& db) {
+  KineRevisions revisions;
+  revisions.revision = db.QueryInt("SELECT IFNULL(MAX(id), 0) FROM kine", "read revision");
+  revisions.compact_revision =
+      db.QueryInt("SELECT IFNULL(MAX(prev_revision), 0) FROM kine WHERE name = 'compact_rev_key'",
+                  "read compact revision");
+  return revisions;
+}
+
+// Throws NotFound when `path` does not exist, Permanent when it is not a regular file.
+void RequireRegularFile(const std::string& path, const std::string& where) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) throw Error::NotFound(where + ": no such file");
+    ThrowSystemError(where, errno);
+  }
+  if (!S_ISREG(st.st_mode)) throw Error::Permanent(where + ": not a regular file");
+}
+
+void ThrowIfCancelled(const std::atomic<bool>* cancel, const std::string& where) {
+  if (cancel != nullptr && cancel->load()) throw Error::Cancelled(where + ": cancelled");
+}
+
+// Removes the destination and SQLite's files beside it unless released.
+class DestinationGuard {
+ public:
+  explicit DestinationGuard(std::string path) : path_(std::move(path)) {}
+  ~DestinationGuard() {
+    if (path_.empty()) return;
+    for (const char* suffix : {"", "-journal", "-wal", "-shm"}) ::unlink((path_ + suffix).c_str());
+  }
+  DestinationGuard(const DestinationGuard&) = delete;
+  DestinationGuard& operator=(const DestinationGuard&) = delete;
+  void Release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+class Backup {
+ public:
+  Backup(Connection& destination, Connection& source)
+      : backup_(sqlite3_backup_init(destination.get(), "main", source.get(), "main")) {
+    if (backup_ == nullptr) destination.Fail(sqlite3_errcode(destination.get()), "backup");
+  }
+  ~Backup() {
+    if (backup_ != nullptr) sqlite3_backup_finish(backup_);
+  }
+  Backup(const Backup&) = delete;
+  Backup& operator=(const Backup&) = delete;
+  sqlite3_backup* get() const { return backup_; }
+  // sqlite3_backup_finish's result: the first error of the backup, if any.
+  int Finish() {
+    int rc = sqlite3_backup_finish(backup_);
+    backup_ = nullptr;
+    return rc;
+  }
+
+ private:
+  sqlite3_backup* backup_;
+};
+
+}  // namespace
+
+SqliteCopyResult CopyKineDatabase(const std::string& source, const std::string& destination,
+                                  const std::atomic<bool>* cancel,
+                                  const std::function<void(uint64_t, uint64_t)>& on_progress) {
+  const std::string where = "kine database " + source;
+  RequireRegularFile(source, where);
+  ThrowIfCancelled(cancel, where);
+
+  // Read-write without create: a WAL reader updates the -shm index, and mode=rw fails rather
+  // than create a missing file. query_only refuses any write but a checkpoint.
+  Connection src(FileUri(source, "mode=rw"), SQLITE_OPEN_READWRITE, where, ErrorKind::kPermanent);
+  sqlite3_busy_timeout(src.get(), kBusyTimeoutMs);
+  src.CheckCancel(cancel);
+  src.Exec("PRAGMA query_only = ON", "set query_only");
+  // Before the destination exists: is this a kine database at all?
+  if (!HasKineTable(src)) throw Error::Permanent(where + ": no table kine: not a kine database");
+  src.Exec(kCacheSize, "set cache_size");
+
+  const std::string dest_where = "copy of kine database " + source + " at " + destination;
+  {
+    int fd = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) ThrowSystemError("create " + dest_where, errno);
+    ::close(fd);
+  }
+  DestinationGuard guard(destination);
+  SqliteCopyResult result;
+  {
+    Connection dst(FileUri(destination, "mode=rw"), SQLITE_OPEN_READWRITE, dest_where,
+                   ErrorKind::kPermanent);
+    dst.CheckCancel(cancel);
+    // A scratch file until the caller has streamed it: no journal, no fsync (which would also
+    // lengthen the source's read transaction, as the backup commits in its last step).
+    dst.Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", "set journal_mode");
+    dst.Exec(kCacheSize, "set cache_size");
+
+    // The source's read transaction: from the first read after BEGIN to COMMIT. The backup steps
+    // inside it, so its snapshot stays fixed and the backup never restarts for a write.
+    const auto start = std::chrono::steady_clock::now();
+    src.Exec("BEGIN", "begin");
+    const uint64_t page_size =
+        static_cast<uint64_t>(src.QueryInt("PRAGMA page_size", "read page size"));
+    {
+      Backup backup(dst, src);
+      int rc = SQLITE_OK;
+      while (rc != SQLITE_DONE) {
+        rc = sqlite3_backup_step(backup.get(), kStepPages);
+        if (rc != SQLITE_OK && rc != SQLITE_DONE) break;
+        if (on_progress) {
+          const uint64_t total = static_cast<uint64_t>(sqlite3_backup_pagecount(backup.get()));
+          const uint64_t left = static_cast<uint64_t>(sqlite3_backup_remaining(backup.get()));
+          on_progress((total - left) * page_size, total * page_size);
+        }
+        if (rc != SQLITE_DONE) ThrowIfCancelled(cancel, where);
+      }
+      const int finish_rc = backup.Finish();
+      if (rc == SQLITE_DONE) rc = finish_rc;
+      if (rc != SQLITE_OK && rc != SQLITE_DONE) dst.Fail(rc, "backup");
+    }
+    src.Exec("COMMIT", "end read transaction");
+    result.read_transaction = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+
+    // Frames the copy kept the writer's checkpoints from: PASSIVE copies what it can at once.
+    int log = -1;
+    int checkpointed = -1;
+    if (sqlite3_wal_checkpoint_v2(src.get(), "main", SQLITE_CHECKPOINT_PASSIVE, &log,
+                                  &checkpointed) == SQLITE_OK) {
+      result.wal_frames = log;
+      result.wal_frames_checkpointed = checkpointed;
+    }
+
+    // The copied header says WAL, as the source's: make the copy one self-contained file.
+    if (dst.QueryText("PRAGMA journal_mode = DELETE", "leave WAL mode") != "delete") {
+      throw Error::Permanent(dest_where + ": cannot leave WAL mode");
+    }
+    if (!HasKineTable(dst)) throw Error::Permanent(dest_where + ": no table kine");
+    result.revisions = ReadRevisions(dst);
+  }
+  struct stat st {};
+  if (::stat(destination.c_str(), &st) != 0) ThrowSystemError("stat " + dest_where, errno);
+  result.bytes = static_cast<uint64_t>(st.st_size);
+  guard.Release();
+  return result;
+}
+
+KineRevisions CheckKineSnapshot(const std::string& path, const std::atomic<bool>* cancel) {
+  const std::string where = "kine snapshot " + path;
+  RequireRegularFile(path, where);
+  ThrowIfCancelled(cancel, where);
+  // immutable: no locks, no -wal or -shm beside the file. The file may come from elsewhere:
+  // defensive mode and an untrusted schema keep its SQL from doing anything but describe tables.
+  Connection db(FileUri(path, "mode=ro&immutable=1"), SQLITE_OPEN_READONLY, where,
+                ErrorKind::kCorrupt);
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  db.CheckCancel(cancel);
+  const bool has_kine = HasKineTable(db);
+  db.Exec(kCacheSize, "set cache_size");
+  std::string check = db.QueryText("PRAGMA integrity_check(1)", "integrity check");
+  if (check != "ok") {
+    std::replace(check.begin(), check.end(), '\n', ' ');
+    throw Error::Corrupt(where + ": integrity check: " + check);
+  }
+  if (!has_kine) throw Error::Corrupt(where + ": no table kine: not a kine database");
+  return ReadRevisions(db);
+}
+
+}  // namespace snapd
