@@ -41,8 +41,7 @@ DatastoreTarget ResolveDatastore(std::string_view endpoint, const std::string& d
     target.kind = DatastoreKind::kSqlite;
     target.sqlite_path = path.empty() ? default_sqlite : std::string(path);
     if (!target.sqlite_path.starts_with('/')) {
-      throw Error::InvalidInput("the SQLite path " + target.sqlite_path +
-                                " is not absolute");
+      throw Error::InvalidInput("the SQLite path " + target.sqlite_path + " is not absolute");
     }
     return target;
   }

@@ -1,5 +1,5 @@
-// CopyKineDatabase and CheckKineSnapshot: libsqlite3's online backup and integrity check, with
-// the connection settings, error kinds and clean-up around them.
+// CopyKineDatabase and CheckKineSnapshot: libsqlite3's VACUUM INTO and integrity check, with the
+// connection settings, error kinds and clean-up around them.
 #include "datastore/sqlite_copy.h"
 
 #include <fcntl.h>
@@ -9,22 +9,24 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <exception>
 #include <filesystem>
+#include <string>
 
 #include "core/error.h"
 
 namespace snapd {
 namespace {
 
-// Pages per backup step: 1 MiB of 4 KiB pages, so a cancel is seen within milliseconds.
-constexpr int kStepPages = 256;
 // Page cache of each connection: 2 MiB (a negative cache_size is in KiB).
 constexpr char kCacheSize[] = "PRAGMA cache_size = -2048";
 // How long to wait for a lock the source's other users hold (a RESTART or TRUNCATE checkpoint,
-// WAL recovery). A copy never takes a lock a writer waits for.
+// WAL recovery). In WAL mode, as kine runs it, a copy takes no lock a writer waits for.
 constexpr int kBusyTimeoutMs = 5000;
-// VM instructions between checks of `cancel` in statements (integrity_check, queries).
-constexpr int kProgressInstructions = 10000;
+// VM instructions between checks of `cancel` (a few microseconds), and time between progress
+// reports.
+constexpr int kProgressInstructions = 1000;
+constexpr std::chrono::milliseconds kProgressInterval{50};
 
 // "file:" URI of `path` (made absolute) with `query`, every byte outside unreserved and '/'
 // percent-encoded, so no file name can smuggle in URI parameters.
@@ -81,16 +83,6 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   sqlite3* get() const { return db_; }
-  const std::string& where() const { return where_; }
-
-  // Statements return SQLITE_INTERRUPT once `*cancel` is set.
-  void CheckCancel(const std::atomic<bool>* cancel) {
-    if (cancel == nullptr) return;
-    sqlite3_progress_handler(
-        db_, kProgressInstructions,
-        [](void* flag) -> int { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; },
-        const_cast<std::atomic<bool>*>(cancel));
-  }
 
   // Runs `sql`; `what` says what it does in errors.
   void Exec(const char* sql, const char* what) {
@@ -120,12 +112,10 @@ class Connection {
     return value;
   }
 
-  [[noreturn]] void Fail(int rc, const std::string& what) const {
-    const char* message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    throw Error(KindOf(rc, bad_file_kind_), where_ + ": " + what + ": " + message);
-  }
-
  private:
+  [[noreturn]] void Fail(int rc, const std::string& what) const {
+    throw Error(KindOf(rc, bad_file_kind_), where_ + ": " + what + ": " + sqlite3_errmsg(db_));
+  }
   sqlite3_stmt* Prepare(const char* sql, const char* what) {
     sqlite3_stmt* statement = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql, -1, &statement, nullptr);
@@ -189,27 +179,55 @@ class DestinationGuard {
   std::string path_;
 };
 
-class Backup {
+// The progress handler of a connection: stops statements once `cancel` is set, and reports how
+// far a copy is (the size `path` has grown to) when it grew, at most every kProgressInterval.
+class Progress {
  public:
-  Backup(Connection& destination, Connection& source)
-      : backup_(sqlite3_backup_init(destination.get(), "main", source.get(), "main")) {
-    if (backup_ == nullptr) destination.Fail(sqlite3_errcode(destination.get()), "backup");
+  Progress(const std::atomic<bool>* cancel, const std::function<void(uint64_t, uint64_t)>* report,
+           std::string path, uint64_t total)
+      : cancel_(cancel), report_(report), path_(std::move(path)), total_(total) {}
+
+  void Install(sqlite3* db) {
+    sqlite3_progress_handler(
+        db, kProgressInstructions, [](void* self) { return static_cast<Progress*>(self)->Tick(); },
+        this);
   }
-  ~Backup() {
-    if (backup_ != nullptr) sqlite3_backup_finish(backup_);
-  }
-  Backup(const Backup&) = delete;
-  Backup& operator=(const Backup&) = delete;
-  sqlite3_backup* get() const { return backup_; }
-  // sqlite3_backup_finish's result: the first error of the backup, if any.
-  int Finish() {
-    int rc = sqlite3_backup_finish(backup_);
-    backup_ = nullptr;
-    return rc;
+  static void Remove(sqlite3* db) { sqlite3_progress_handler(db, 0, nullptr, nullptr); }
+  // What the report callback threw: it stopped the statement, and goes on from here.
+  void RethrowIfFailed() const {
+    if (failure_) std::rethrow_exception(failure_);
   }
 
  private:
-  sqlite3_backup* backup_;
+  // Until the copy's first report, every tick looks at its size: the output grows only once
+  // the copy has its read transaction, so the first report comes from inside it.
+  int Tick() {
+    if (cancel_ != nullptr && cancel_->load()) return 1;
+    if (report_ == nullptr || !*report_) return 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (reported_ > 0 && now - last_report_ < kProgressInterval) return 0;
+    struct stat st {};
+    const uint64_t done = ::stat(path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    if (done == reported_) return 0;
+    reported_ = done;
+    last_report_ = now;
+    try {
+      (*report_)(std::min(done, total_), total_);
+    } catch (...) {
+      // Never through SQLite's C frames.
+      failure_ = std::current_exception();
+      return 1;
+    }
+    return cancel_ != nullptr && cancel_->load() ? 1 : 0;
+  }
+
+  const std::atomic<bool>* cancel_;
+  const std::function<void(uint64_t, uint64_t)>* report_;
+  std::string path_;
+  uint64_t total_;
+  uint64_t reported_ = 0;
+  std::chrono::steady_clock::time_point last_report_;
+  std::exception_ptr failure_;
 };
 
 }  // namespace
@@ -222,14 +240,21 @@ SqliteCopyResult CopyKineDatabase(const std::string& source, const std::string& 
   ThrowIfCancelled(cancel, where);
 
   // Read-write without create: a WAL reader updates the -shm index, and mode=rw fails rather
-  // than create a missing file. query_only refuses any write but a checkpoint.
+  // than create a missing file. query_only refuses any write but a checkpoint, except while
+  // VACUUM INTO writes its output.
   Connection src(FileUri(source, "mode=rw"), SQLITE_OPEN_READWRITE, where, ErrorKind::kPermanent);
   sqlite3_busy_timeout(src.get(), kBusyTimeoutMs);
-  src.CheckCancel(cancel);
   src.Exec("PRAGMA query_only = ON", "set query_only");
   // Before the destination exists: is this a kine database at all?
   if (!HasKineTable(src)) throw Error::Permanent(where + ": no table kine: not a kine database");
   src.Exec(kCacheSize, "set cache_size");
+  const std::string synchronous =
+      std::to_string(src.QueryInt("PRAGMA synchronous", "read synchronous"));
+  // What VACUUM INTO will write, about: the pages in use.
+  const uint64_t total = static_cast<uint64_t>(
+      src.QueryInt("SELECT (page_count - freelist_count) * page_size FROM pragma_page_count, "
+                   "pragma_freelist_count, pragma_page_size",
+                   "read size"));
 
   const std::string dest_where = "copy of kine database " + source + " at " + destination;
   {
@@ -239,57 +264,50 @@ SqliteCopyResult CopyKineDatabase(const std::string& source, const std::string& 
   }
   DestinationGuard guard(destination);
   SqliteCopyResult result;
-  {
-    Connection dst(FileUri(destination, "mode=rw"), SQLITE_OPEN_READWRITE, dest_where,
-                   ErrorKind::kPermanent);
-    dst.CheckCancel(cancel);
-    // A scratch file until the caller has streamed it: no journal, no fsync (which would also
-    // lengthen the source's read transaction, as the backup commits in its last step).
-    dst.Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", "set journal_mode");
-    dst.Exec(kCacheSize, "set cache_size");
 
-    // The source's read transaction: from the first read after BEGIN to COMMIT. The backup steps
-    // inside it, so its snapshot stays fixed and the backup never restarts for a write.
+  // VACUUM INTO reads the source in one read transaction, the statement's, and writes only the
+  // pages in use, in order, into a rollback-journal database. Its output is synced as the
+  // source connection's synchronous says: off for the statement, as the output is a scratch
+  // file and a sync would lengthen the read transaction; restored before the checkpoint, which
+  // must sync the source.
+  {
+    Progress progress(cancel, &on_progress, destination, total);
+    progress.Install(src.get());
+    src.Exec("PRAGMA query_only = OFF; PRAGMA synchronous = OFF", "set synchronous");
+    const std::string into = "VACUUM INTO '" + FileUri(destination, "mode=rw") + "'";
     const auto start = std::chrono::steady_clock::now();
-    src.Exec("BEGIN", "begin");
-    const uint64_t page_size =
-        static_cast<uint64_t>(src.QueryInt("PRAGMA page_size", "read page size"));
-    {
-      Backup backup(dst, src);
-      int rc = SQLITE_OK;
-      while (rc != SQLITE_DONE) {
-        rc = sqlite3_backup_step(backup.get(), kStepPages);
-        if (rc != SQLITE_OK && rc != SQLITE_DONE) break;
-        if (on_progress) {
-          const uint64_t total = static_cast<uint64_t>(sqlite3_backup_pagecount(backup.get()));
-          const uint64_t left = static_cast<uint64_t>(sqlite3_backup_remaining(backup.get()));
-          on_progress((total - left) * page_size, total * page_size);
-        }
-        if (rc != SQLITE_DONE) ThrowIfCancelled(cancel, where);
-      }
-      const int finish_rc = backup.Finish();
-      if (rc == SQLITE_DONE) rc = finish_rc;
-      if (rc != SQLITE_OK && rc != SQLITE_DONE) dst.Fail(rc, "backup");
-    }
-    src.Exec("COMMIT", "end read transaction");
+    const int rc = sqlite3_exec(src.get(), into.c_str(), nullptr, nullptr, nullptr);
     result.read_transaction = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
-
-    // Frames the copy kept the writer's checkpoints from: PASSIVE copies what it can at once.
-    int log = -1;
-    int checkpointed = -1;
-    if (sqlite3_wal_checkpoint_v2(src.get(), "main", SQLITE_CHECKPOINT_PASSIVE, &log,
-                                  &checkpointed) == SQLITE_OK) {
-      result.wal_frames = log;
-      result.wal_frames_checkpointed = checkpointed;
+    const std::string message = sqlite3_errmsg(src.get());
+    Progress::Remove(src.get());
+    const std::string restore = "PRAGMA synchronous = " + synchronous + "; PRAGMA query_only = ON";
+    if (sqlite3_exec(src.get(), restore.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      // Closing the last connection checkpoints: never unsynced.
+      sqlite3_db_config(src.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+      throw Error::Permanent(where + ": restore synchronous: " + sqlite3_errmsg(src.get()));
     }
-
-    // The copied header says WAL, as the source's: make the copy one self-contained file.
-    if (dst.QueryText("PRAGMA journal_mode = DELETE", "leave WAL mode") != "delete") {
-      throw Error::Permanent(dest_where + ": cannot leave WAL mode");
+    progress.RethrowIfFailed();
+    if (rc != SQLITE_OK) {
+      throw Error(KindOf(rc, ErrorKind::kPermanent),
+                  where + ": VACUUM INTO " + destination + ": " + message);
     }
-    if (!HasKineTable(dst)) throw Error::Permanent(dest_where + ": no table kine");
-    result.revisions = ReadRevisions(dst);
+  }
+
+  // Frames the copy kept the writer's checkpoints from: PASSIVE copies what it can at once.
+  int log = -1;
+  int checkpointed = -1;
+  if (sqlite3_wal_checkpoint_v2(src.get(), "main", SQLITE_CHECKPOINT_PASSIVE, &log,
+                                &checkpointed) == SQLITE_OK) {
+    result.wal_frames = log;
+    result.wal_frames_checkpointed = checkpointed;
+  }
+
+  {
+    Connection copy(FileUri(destination, "mode=ro"), SQLITE_OPEN_READONLY, dest_where,
+                    ErrorKind::kPermanent);
+    if (!HasKineTable(copy)) throw Error::Permanent(dest_where + ": no table kine");
+    result.revisions = ReadRevisions(copy);
   }
   struct stat st {};
   if (::stat(destination.c_str(), &st) != 0) ThrowSystemError("stat " + dest_where, errno);
@@ -308,7 +326,8 @@ KineRevisions CheckKineSnapshot(const std::string& path, const std::atomic<bool>
                 ErrorKind::kCorrupt);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
-  db.CheckCancel(cancel);
+  Progress progress(cancel, nullptr, path, 0);
+  progress.Install(db.get());
   const bool has_kine = HasKineTable(db);
   db.Exec(kCacheSize, "set cache_size");
   std::string check = db.QueryText("PRAGMA integrity_check(1)", "integrity check");
