@@ -4,8 +4,10 @@
 
 #include "require_error.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +24,7 @@
 #include "restore/data_dir_restore.h"
 #include "restore/file_moves.h"
 #include "restore/process_runner.h"
+#include "restore/sqlite_restore.h"
 
 using namespace snapd;
 namespace fs = std::filesystem;
@@ -761,6 +764,114 @@ TEST_CASE("MoveNoReplace never replaces; RemoveDirectoryWeMade refuses other dir
   WriteFile(made + "/sub/f", "x");
   RemoveDirectoryWeMade(made, ".restoring-1", log.callback());
   CHECK_FALSE(fs::exists(made));
+}
+
+TEST_CASE("RestoreSqliteDatabase moves state.db and its WAL aside and puts the copy in place",
+          "[restore]") {
+  TempDir temp;
+  Log log;
+  const std::string db = temp.path + "/server/db/state.db";
+  WriteFile(db, "old database");
+  WriteFile(db + "-wal", "old wal");
+  WriteFile(db + "-shm", "old shm");
+  REQUIRE(::chmod(db.c_str(), 0640) == 0);
+  WriteFile(temp.path + "/staged", "restored database");
+  SqliteRestoreOptions options{db, temp.path + "/staged", false, kNow};
+  RestoreOutcome outcome = RestoreSqliteDatabase(options, log.callback());
+  CHECK(ReadFile(db) == "restored database");
+  CHECK(ModeOf(db) == 0640);  // the old file's mode (and owner)
+  CHECK_FALSE(fs::exists(db + "-wal"));
+  CHECK_FALSE(fs::exists(db + "-shm"));
+  // SQLite pairs <db> with <db>-wal: the old database stays openable as it was.
+  const std::string old = db + "-old-" + std::to_string(kNow);
+  CHECK(ReadFile(old) == "old database");
+  CHECK(ReadFile(old + "-wal") == "old wal");
+  CHECK(ReadFile(old + "-shm") == "old shm");
+  CHECK(outcome.moved_aside == old);
+  CHECK_FALSE(outcome.next_steps.empty());
+  CHECK(ReadFile(temp.path + "/staged") == "restored database");  // the caller removes it
+}
+
+TEST_CASE("RestoreSqliteDatabase on a server without state.db writes it 0600", "[restore]") {
+  TempDir temp;
+  Log log;
+  const std::string db = temp.path + "/state.db";
+  WriteFile(temp.path + "/staged", "restored");
+  RestoreOutcome outcome =
+      RestoreSqliteDatabase({db, temp.path + "/staged", false, kNow}, log.callback());
+  CHECK(ReadFile(db) == "restored");
+  CHECK(ModeOf(db) == 0600);
+  CHECK(outcome.moved_aside.empty());
+}
+
+TEST_CASE("RestoreSqliteDatabase changes nothing when it cannot finish", "[restore]") {
+  TempDir temp;
+  Log log;
+  const std::string db = temp.path + "/state.db";
+  WriteFile(db, "old database");
+  WriteFile(db + "-wal", "old wal");
+  WriteFile(temp.path + "/staged", "restored");
+  // An earlier restore in the same second left its -old-<unix> WAL: nothing moves.
+  const std::string old = db + "-old-" + std::to_string(kNow);
+  WriteFile(old + "-wal", "leftover");
+  RequireError(
+      [&] {
+        RestoreSqliteDatabase({db, temp.path + "/staged", false, kNow}, log.callback());
+      },
+      ErrorKind::kConflict, old + "-wal");
+  CHECK(ReadFile(db) == "old database");
+  CHECK(ReadFile(db + "-wal") == "old wal");
+  CHECK_FALSE(fs::exists(old));
+  CHECK_FALSE(fs::exists(db + ".restoring-" + std::to_string(kNow)));
+  // A staged file that cannot be read: the old database stays, no half-written file is left.
+  fs::remove(old + "-wal");
+  RequireError(
+      [&] {
+        RestoreSqliteDatabase({db, temp.path + "/missing", false, kNow}, log.callback());
+      },
+      ErrorKind::kNotFound, temp.path + "/missing");
+  CHECK(ReadFile(db) == "old database");
+  CHECK(ReadFile(db + "-wal") == "old wal");
+  CHECK_FALSE(fs::exists(db + ".restoring-" + std::to_string(kNow)));
+  RequireError(
+      [&] {
+        RestoreSqliteDatabase({"state.db", temp.path + "/staged", false, kNow}, log.callback());
+      },
+      ErrorKind::kInvalidInput, "absolute");
+}
+
+TEST_CASE("RestoreSqliteDatabase refuses while a process holds the database open", "[restore]") {
+  TempDir temp;
+  Log log;
+  const std::string db = temp.path + "/state.db";
+  WriteFile(db, "live database");
+  WriteFile(temp.path + "/staged", "restored");
+  // A child process standing in for k3s: it holds state.db open until killed.
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int fd = ::open(db.c_str(), O_RDONLY);
+    if (fd < 0) ::_exit(1);
+    ::pause();
+    ::_exit(0);
+  }
+  // Wait for the child's open, by what /proc shows.
+  for (int i = 0; i < 1000 && ProcessesHoldingDatabase(db).empty(); ++i) ::usleep(10000);
+  std::vector<OpenFileHolder> holders = ProcessesHoldingDatabase(db);
+  REQUIRE(holders.size() == 1);
+  CHECK(holders[0].pid == child);
+  RequireError(
+      [&] {
+        RestoreSqliteDatabase({db, temp.path + "/staged", false, kNow}, log.callback());
+      },
+      ErrorKind::kConflict, "pid " + std::to_string(child));
+  CHECK(ReadFile(db) == "live database");
+  // --force restores anyway.
+  RestoreSqliteDatabase({db, temp.path + "/staged", true, kNow}, log.callback());
+  CHECK(ReadFile(db) == "restored");
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  CHECK(ProcessesHoldingDatabase(db).empty());
 }
 
 TEST_CASE("ParentOf and BaseNameOf", "[restore]") {
