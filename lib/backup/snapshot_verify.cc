@@ -33,6 +33,8 @@ class StagedFile final : public ByteSink {
   }
 
   void Write(std::string_view chunk) override { WriteAll(fd_.get(), chunk, part_); }
+  // What was written so far, readable by others before (or without) Commit.
+  const std::string& part_path() const { return part_; }
 
   void Commit() {
     if (::fsync(fd_.get()) != 0) ThrowSystemError("fsync " + part_, errno);
@@ -109,15 +111,10 @@ VerifyReport SnapshotService::VerifyCopy(const SnapshotRecord& record, JobContex
       if (options_.scratch_dir.empty()) {
         throw Error::Permanent("no scratch directory to check a SQLite snapshot in");
       }
-      const std::string path = options_.scratch_dir + "/sqlite-verify.db";
-      StagedFile file(path);
+      // Checked as written and never committed: nothing to fsync, and the file goes with `file`.
+      StagedFile file(options_.scratch_dir + "/sqlite-verify.db");
       decoded = ReadStoredSnapshot(*source, record, options_.identities, &file, progress);
-      file.Commit();
-      struct Unlink {
-        const std::string& path;
-        ~Unlink() { ::unlink(path.c_str()); }
-      } unlink_after{path};
-      CheckKineRevision(path, record, job.cancel());
+      CheckKineRevision(file.part_path(), record, job.cancel());
     } else {
       decoded = ReadStoredSnapshot(*source, record, options_.identities, nullptr, progress);
     }
