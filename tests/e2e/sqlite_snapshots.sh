@@ -89,13 +89,18 @@ wal=$(stat -c %s "$db-wal" 2>/dev/null || echo 0)
 
 assert_contains "$(snapctl verify "$name")" "SQLite database, integrity check, revision and record match"
 
-# Scheduled SQLite snapshots have their own prefix too, and are pruned by it.
+# Scheduled SQLite snapshots have their own prefix too, and are pruned by it; compressed, they
+# verify through the decompressed copy.
 stop_daemon
-start_daemon --etcd-snapshot-schedule-cron '@every 1s' --etcd-snapshot-retention 2
-wait_for 30 log_has 3 'saving snapshot sqlite-snapshot-e2e-node-' ||
+start_daemon --etcd-snapshot-schedule-cron '@every 1s' --etcd-snapshot-retention 2 --etcd-snapshot-compress
+wait_for 30 log_has 3 'saving snapshot sqlite-snapshot-e2e-node-[0-9]*\.zip' ||
   fail "no scheduled SQLite snapshots: $(grep saving "$T/daemon.log")"
 wait_for 30 log_has 1 'retention: deleted sqlite-snapshot-e2e-node-' || fail "no retention of sqlite-snapshot-"
+zipped=$(snapctl ls -o json | python3 -c 'import json,sys; print(sorted(r["name"] for r in json.load(sys.stdin) if r["name"].endswith(".zip"))[-1])')
+expect_exit 0 snapctl verify "$zipped"
+assert_contains "$OUT" "SQLite database, integrity check, revision and record match"
 stop_daemon
+[ -z "$(ls "$STATE_DIR" | grep sqlite-)" ] || fail "copies left in the state dir: $(ls "$STATE_DIR")"
 start_daemon --etcd-disable-snapshots
 
 # With k3s stopped, a restore puts the copy in place of state.db with its owner and mode, and
