@@ -203,7 +203,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
 
   if (r.schedule_) {
     std::weak_ptr<DaemonRuntime> weak = runtime;
-    r.scheduler_ = std::make_unique<Scheduler>(*r.schedule_, clock, [weak, &jobs] {
+    r.scheduler_ = std::make_unique<Scheduler>(*r.schedule_, clock, [weak, &jobs](SystemTime) {
       std::shared_ptr<DaemonRuntime> self = weak.lock();
       if (!self) return;
       try {

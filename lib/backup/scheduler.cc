@@ -1,12 +1,38 @@
-// The scheduler thread: sleep until the next cron time, fire, repeat.
+// The scheduler thread: sleep until the next cron time and its jitter, fire, repeat.
 #include "backup/scheduler.h"
 
 #include <spdlog/spdlog.h>
 
-namespace snapd {
+#include <algorithm>
+#include <random>
 
-Scheduler::Scheduler(CronSchedule schedule, const Clock& clock, std::function<void()> on_fire)
-    : schedule_(std::move(schedule)), clock_(clock), on_fire_(std::move(on_fire)) {}
+namespace snapd {
+namespace {
+
+constexpr std::chrono::milliseconds kMaxJitter{5000};
+
+std::chrono::milliseconds RandomJitter(std::chrono::milliseconds limit) {
+  if (limit.count() <= 0) return std::chrono::milliseconds(0);
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  return std::chrono::milliseconds(
+      std::uniform_int_distribution<int64_t>(0, limit.count())(random));
+}
+
+}  // namespace
+
+std::chrono::milliseconds ScheduleJitterLimit(SystemTime fire,
+                                              std::optional<SystemTime> following) {
+  if (!following || *following <= fire) return std::chrono::milliseconds(0);
+  auto tenth = std::chrono::duration_cast<std::chrono::milliseconds>(*following - fire) / 10;
+  return std::min(kMaxJitter, tenth);
+}
+
+Scheduler::Scheduler(CronSchedule schedule, const Clock& clock,
+                     std::function<void(SystemTime)> on_fire, Jitter jitter)
+    : schedule_(std::move(schedule)),
+      clock_(clock),
+      on_fire_(std::move(on_fire)),
+      jitter_(jitter ? std::move(jitter) : Jitter(RandomJitter)) {}
 
 Scheduler::~Scheduler() {
   Stop();
@@ -30,6 +56,15 @@ std::optional<SystemTime> Scheduler::NextRun() const {
   return next_;
 }
 
+bool Scheduler::WaitUntil(std::unique_lock<std::mutex>& lock, SystemTime when) {
+  // Wake on the system clock; re-check against the injected one, so a clock set back (NTP)
+  // does not fire early.
+  while (!stopping_ && clock_.Now() < when) {
+    wake_.wait_until(lock, std::chrono::system_clock::now() + (when - clock_.Now()));
+  }
+  return !stopping_;
+}
+
 void Scheduler::Loop() {
   std::unique_lock lock(mutex_);
   SystemTime after = clock_.Now();
@@ -40,16 +75,15 @@ void Scheduler::Loop() {
       wake_.wait(lock, [&] { return stopping_; });
       break;
     }
-    // Wake on the system clock; re-check against the injected one, so a clock set back (NTP)
-    // does not fire early.
-    while (!stopping_ && clock_.Now() < *next_) {
-      wake_.wait_until(lock, std::chrono::system_clock::now() + (*next_ - clock_.Now()));
-    }
-    if (stopping_) break;
-    after = *next_;
+    const SystemTime fire = *next_;
+    if (!WaitUntil(lock, fire)) break;
+    // As k3s: servers on the same schedule do not all start at the same instant.
+    const auto delay = jitter_(ScheduleJitterLimit(fire, schedule_.Next(fire)));
+    if (delay.count() > 0 && !WaitUntil(lock, fire + delay)) break;
+    after = fire;
     lock.unlock();
     try {
-      on_fire_();
+      on_fire_(fire);
     } catch (const std::exception& e) {
       spdlog::error("scheduled snapshot: {}", e.what());
     }

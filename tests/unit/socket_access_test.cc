@@ -716,7 +716,7 @@ TEST_CASE("other users' slow handlers hold up neither root's requests nor the sc
   // A scheduler runs beside it, as in the daemon.
   SystemClock clock;
   std::atomic<int> fired{0};
-  Scheduler scheduler(CronSchedule::Parse("@every 1s"), clock, [&] { ++fired; });
+  Scheduler scheduler(CronSchedule::Parse("@every 1s"), clock, [&](SystemTime) { ++fired; });
   scheduler.Start();
 
   // Two requests of another user: one runs and blocks its only thread, one waits for it.
