@@ -1,4 +1,5 @@
-// gRPC calls (Maintenance/Snapshot, Maintenance/Status) and the transport choice.
+// gRPC calls (Maintenance/Snapshot, Maintenance/Status, and the KV, Lease and Cluster calls)
+// and the transport choice.
 #include "etcd/grpc_etcd_client.h"
 
 #include <spdlog/spdlog.h>
@@ -7,6 +8,7 @@
 
 #include "core/error.h"
 #include "etcd/gateway_etcd_client.h"
+#include "etcd/grpc_messages.h"
 #include "etcd/grpc_snapshot_decoder.h"
 #include "etcd/protobuf_wire.h"
 
@@ -49,7 +51,7 @@ void CheckGrpcStatus(const HttpResponse& response, const std::string& what) {
   }
   if (code == 0) return;
   const std::string message = PercentDecoded(response.Header("grpc-message"));
-  throw Error(IsTransientGrpcCode(code) ? ErrorKind::kTransient : ErrorKind::kPermanent,
+  throw Error(EtcdErrorKind(code),
               what + ": etcd answered an error: " + (message.empty() ? "(no message)" : message) +
                   " (grpc code " + status + ")");
 }
@@ -80,6 +82,16 @@ class UnaryResponseSink final : public ByteSink {
   int count_ = 0;
 };
 
+// Runs `parse`, naming `what` in its errors.
+template <typename Parse>
+auto Parsed(const std::string& what, Parse&& parse) {
+  try {
+    return parse();
+  } catch (const Error& e) {
+    throw e.WithContext(what);
+  }
+}
+
 }  // namespace
 
 EtcdStatus ParseStatusResponse(std::string_view message) {
@@ -109,6 +121,9 @@ EtcdStatus ParseStatusResponse(std::string_view message) {
       case 5:
         if (field.wire_type == 0) status.raft_index = field.number_value;
         break;
+      case 10:
+        if (field.wire_type == 0) status.is_learner = field.number_value != 0;
+        break;
       default:
         break;
     }
@@ -116,12 +131,12 @@ EtcdStatus ParseStatusResponse(std::string_view message) {
   return status;
 }
 
-HttpRequest GrpcEtcdClient::MakeRequest(const std::string& method) const {
+HttpRequest GrpcEtcdClient::MakeRequest(const std::string& method, std::string_view body) const {
   HttpRequest request;
   request.method = "POST";
-  request.url = endpoint_.url + "/etcdserverpb.Maintenance/" + method;
+  request.url = endpoint_.url + "/etcdserverpb." + method;
   request.headers = {{"Content-Type", "application/grpc"}, {"TE", "trailers"}};
-  request.body = kEmptyMessage;
+  request.body = body;
   request.tls = endpoint_.tls;
   request.proxy = "none";  // etcd is local; an HTTP(S)_PROXY meant for S3 must not catch it
   request.http2 = true;
@@ -148,7 +163,7 @@ void GrpcEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
     bool size_reported = false;
   } decoder_sink(decoder, on_size);
 
-  HttpRequest request = MakeRequest("Snapshot");
+  HttpRequest request = MakeRequest("Maintenance/Snapshot", kEmptyMessage);
   request.response_sink = &decoder_sink;
   request.cancel = cancel;
   request.stall_timeout = endpoint_.stall_timeout;
@@ -163,20 +178,110 @@ void GrpcEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
 
 EtcdStatus GrpcEtcdClient::Status(std::chrono::milliseconds timeout) {
   const std::string what = "etcd status from " + endpoint_.url + " (gRPC)";
+  const std::string message = *Call("Maintenance/Status", "", timeout, what);
+  return Parsed(what, [&] { return ParseStatusResponse(message); });
+}
+
+std::string GrpcEtcdClient::What(std::string_view call) const {
+  return "etcd " + std::string(call) + " at " + endpoint_.url + " (gRPC)";
+}
+
+std::optional<std::string> GrpcEtcdClient::Call(const std::string& method, std::string_view message,
+                                                std::chrono::milliseconds timeout,
+                                                const std::string& what, int tolerated_code) {
+  const std::string framed = etcdpb::Framed(message);
   UnaryResponseSink body;
-  HttpRequest request = MakeRequest("Status");
+  HttpRequest request = MakeRequest(method, framed);
   request.response_sink = &body;
   request.timeout = timeout;
   request.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   if (request.connect_timeout.count() < 1) request.connect_timeout = std::chrono::seconds(1);
   HttpResponse response = Perform(request, what);
+  if (tolerated_code >= 0 && response.status == 200 &&
+      response.Header("grpc-status") == std::to_string(tolerated_code)) {
+    return std::nullopt;
+  }
   CheckGrpcStatus(response, what);
   if (!body.complete()) throw Error::Corrupt(what + ": no complete response message");
-  try {
-    return ParseStatusResponse(body.message());
-  } catch (const Error& e) {
-    throw e.WithContext(what);
-  }
+  return body.message();
+}
+
+std::vector<EtcdMember> GrpcEtcdClient::MemberList(std::chrono::milliseconds timeout) {
+  const std::string what = What("member list");
+  const std::string message = *Call("Cluster/MemberList", "", timeout, what);
+  return Parsed(what, [&] { return etcdpb::ParseMemberListResponse(message); });
+}
+
+int64_t GrpcEtcdClient::LeaseGrant(int64_t ttl_seconds, std::chrono::milliseconds timeout) {
+  const std::string what = What("lease grant");
+  const std::string message =
+      *Call("Lease/LeaseGrant", etcdpb::LeaseGrantRequest(ttl_seconds), timeout, what);
+  return Parsed(what, [&] { return etcdpb::ParseLeaseGrantResponse(message); });
+}
+
+int64_t GrpcEtcdClient::LeaseKeepAliveOnce(int64_t lease_id, std::chrono::milliseconds timeout) {
+  const std::string what = What("keepalive of lease " + std::to_string(lease_id));
+  // A bidirectional stream: one request, the request side ends, etcd answers it and then ends
+  // the stream with status 0.
+  const std::string message =
+      *Call("Lease/LeaseKeepAlive", etcdpb::LeaseIdRequest(lease_id), timeout, what);
+  return Parsed(what, [&] { return etcdpb::ParseLeaseKeepAliveResponse(message); });
+}
+
+void GrpcEtcdClient::LeaseRevoke(int64_t lease_id, std::chrono::milliseconds timeout) {
+  const std::string what = What("revoke of lease " + std::to_string(lease_id));
+  // NOT_FOUND: the lease expired or was revoked already, which is what was asked.
+  Call("Lease/LeaseRevoke", etcdpb::LeaseIdRequest(lease_id), timeout, what, 5);
+}
+
+EtcdClaim GrpcEtcdClient::PutIfAbsent(std::string_view key, std::string_view value,
+                                      int64_t lease_id, std::chrono::milliseconds timeout) {
+  const std::string what = What("put-if-absent of " + EtcdKeyForMessage(key));
+  const std::string message =
+      *Call("KV/Txn", etcdpb::PutIfAbsentTxn(key, value, lease_id), timeout, what);
+  return Parsed(what,
+                [&] { return etcdpb::ParsePutIfAbsentResponse(message, key, value, lease_id); });
+}
+
+std::optional<EtcdKeyValue> GrpcEtcdClient::Get(std::string_view key,
+                                                std::chrono::milliseconds timeout) {
+  const std::string what = What("get of " + EtcdKeyForMessage(key));
+  const std::string message = *Call("KV/Range", etcdpb::RangeRequest(key), timeout, what);
+  std::vector<EtcdKeyValue> kvs = Parsed(what, [&] { return etcdpb::ParseRangeResponse(message); });
+  if (kvs.size() > 1) throw Error::Corrupt(what + ": " + std::to_string(kvs.size()) + " keys");
+  if (kvs.empty()) return std::nullopt;
+  return std::move(kvs.front());
+}
+
+void GrpcEtcdClient::Put(std::string_view key, std::string_view value, int64_t lease_id,
+                         std::chrono::milliseconds timeout) {
+  const std::string what = What("put of " + EtcdKeyForMessage(key));
+  Call("KV/Put", etcdpb::PutRequest(key, value, lease_id), timeout, what);
+}
+
+bool GrpcEtcdClient::DeleteIfValue(std::string_view key, std::string_view expected_value,
+                                   std::chrono::milliseconds timeout) {
+  const std::string what = What("delete-if-value of " + EtcdKeyForMessage(key));
+  const std::string message =
+      *Call("KV/Txn", etcdpb::DeleteIfValueTxn(key, expected_value), timeout, what);
+  return Parsed(what, [&] { return etcdpb::ParseDeleteIfValueResponse(message); });
+}
+
+std::vector<EtcdKeyValue> GrpcEtcdClient::GetPrefix(std::string_view prefix,
+                                                    std::chrono::milliseconds timeout) {
+  const std::string what = What("get of prefix " + EtcdKeyForMessage(prefix));
+  const std::string range_end = Parsed(what, [&] { return EtcdPrefixEnd(prefix); });
+  const std::string message =
+      *Call("KV/Range", etcdpb::RangeRequest(prefix, range_end), timeout, what);
+  return Parsed(what, [&] { return etcdpb::ParseRangeResponse(message); });
+}
+
+int64_t GrpcEtcdClient::DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) {
+  const std::string what = What("delete of prefix " + EtcdKeyForMessage(prefix));
+  const std::string range_end = Parsed(what, [&] { return EtcdPrefixEnd(prefix); });
+  const std::string message =
+      *Call("KV/DeleteRange", etcdpb::DeleteRangeRequest(prefix, range_end), timeout, what);
+  return Parsed(what, [&] { return etcdpb::ParseDeleteRangeResponse(message); });
 }
 
 AutoEtcdClient::AutoEtcdClient(EtcdEndpoint endpoint)
@@ -225,6 +330,51 @@ void AutoEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
 
 EtcdStatus AutoEtcdClient::Status(std::chrono::milliseconds timeout) {
   return Decide().Status(timeout);
+}
+
+std::vector<EtcdMember> AutoEtcdClient::MemberList(std::chrono::milliseconds timeout) {
+  return Decide().MemberList(timeout);
+}
+
+int64_t AutoEtcdClient::LeaseGrant(int64_t ttl_seconds, std::chrono::milliseconds timeout) {
+  return Decide().LeaseGrant(ttl_seconds, timeout);
+}
+
+int64_t AutoEtcdClient::LeaseKeepAliveOnce(int64_t lease_id, std::chrono::milliseconds timeout) {
+  return Decide().LeaseKeepAliveOnce(lease_id, timeout);
+}
+
+void AutoEtcdClient::LeaseRevoke(int64_t lease_id, std::chrono::milliseconds timeout) {
+  Decide().LeaseRevoke(lease_id, timeout);
+}
+
+EtcdClaim AutoEtcdClient::PutIfAbsent(std::string_view key, std::string_view value,
+                                      int64_t lease_id, std::chrono::milliseconds timeout) {
+  return Decide().PutIfAbsent(key, value, lease_id, timeout);
+}
+
+std::optional<EtcdKeyValue> AutoEtcdClient::Get(std::string_view key,
+                                                std::chrono::milliseconds timeout) {
+  return Decide().Get(key, timeout);
+}
+
+void AutoEtcdClient::Put(std::string_view key, std::string_view value, int64_t lease_id,
+                         std::chrono::milliseconds timeout) {
+  Decide().Put(key, value, lease_id, timeout);
+}
+
+bool AutoEtcdClient::DeleteIfValue(std::string_view key, std::string_view expected_value,
+                                   std::chrono::milliseconds timeout) {
+  return Decide().DeleteIfValue(key, expected_value, timeout);
+}
+
+std::vector<EtcdKeyValue> AutoEtcdClient::GetPrefix(std::string_view prefix,
+                                                    std::chrono::milliseconds timeout) {
+  return Decide().GetPrefix(prefix, timeout);
+}
+
+int64_t AutoEtcdClient::DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) {
+  return Decide().DeletePrefix(prefix, timeout);
 }
 
 }  // namespace snapd

@@ -6,7 +6,10 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "etcd/etcd_client.h"
 
@@ -19,14 +22,37 @@ class GrpcEtcdClient final : public EtcdClient {
   void Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
                 const std::function<void(uint64_t)>& on_size) override;
   EtcdStatus Status(std::chrono::milliseconds timeout) override;
+  std::vector<EtcdMember> MemberList(std::chrono::milliseconds timeout) override;
+  int64_t LeaseGrant(int64_t ttl_seconds, std::chrono::milliseconds timeout) override;
+  int64_t LeaseKeepAliveOnce(int64_t lease_id, std::chrono::milliseconds timeout) override;
+  void LeaseRevoke(int64_t lease_id, std::chrono::milliseconds timeout) override;
+  EtcdClaim PutIfAbsent(std::string_view key, std::string_view value, int64_t lease_id,
+                        std::chrono::milliseconds timeout) override;
+  std::optional<EtcdKeyValue> Get(std::string_view key, std::chrono::milliseconds timeout) override;
+  void Put(std::string_view key, std::string_view value, int64_t lease_id,
+           std::chrono::milliseconds timeout) override;
+  bool DeleteIfValue(std::string_view key, std::string_view expected_value,
+                     std::chrono::milliseconds timeout) override;
+  std::vector<EtcdKeyValue> GetPrefix(std::string_view prefix,
+                                      std::chrono::milliseconds timeout) override;
+  int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) override;
 
  private:
-  HttpRequest MakeRequest(const std::string& method) const;
+  // A request to `method` ("Service/Method" of etcdserverpb) carrying the framed `body`.
+  HttpRequest MakeRequest(const std::string& method, std::string_view body) const;
+  // One request message to `method`, one response message back: a unary call, or one exchange
+  // on a bidirectional stream whose request side then ends. Returns the response message, or
+  // nullopt when etcd answered gRPC status `tolerated_code`. Errors name `what`.
+  std::optional<std::string> Call(const std::string& method, std::string_view message,
+                                  std::chrono::milliseconds timeout, const std::string& what,
+                                  int tolerated_code = -1);
+  // "etcd <call> at <url> (gRPC)".
+  std::string What(std::string_view call) const;
   EtcdEndpoint endpoint_;
 };
 
 // Parses a StatusResponse message (header = 1 {member_id = 2}, version = 2, dbSize = 3,
-// leader = 4, raftIndex = 5). Throws Error::Corrupt.
+// leader = 4, raftIndex = 5, isLearner = 10). Throws Error::Corrupt.
 EtcdStatus ParseStatusResponse(std::string_view message);
 
 // etcd-transport: auto. Probes gRPC first and uses it when it answers; when it fails but the
@@ -40,6 +66,20 @@ class AutoEtcdClient final : public EtcdClient {
   void Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
                 const std::function<void(uint64_t)>& on_size) override;
   EtcdStatus Status(std::chrono::milliseconds timeout) override;
+  std::vector<EtcdMember> MemberList(std::chrono::milliseconds timeout) override;
+  int64_t LeaseGrant(int64_t ttl_seconds, std::chrono::milliseconds timeout) override;
+  int64_t LeaseKeepAliveOnce(int64_t lease_id, std::chrono::milliseconds timeout) override;
+  void LeaseRevoke(int64_t lease_id, std::chrono::milliseconds timeout) override;
+  EtcdClaim PutIfAbsent(std::string_view key, std::string_view value, int64_t lease_id,
+                        std::chrono::milliseconds timeout) override;
+  std::optional<EtcdKeyValue> Get(std::string_view key, std::chrono::milliseconds timeout) override;
+  void Put(std::string_view key, std::string_view value, int64_t lease_id,
+           std::chrono::milliseconds timeout) override;
+  bool DeleteIfValue(std::string_view key, std::string_view expected_value,
+                     std::chrono::milliseconds timeout) override;
+  std::vector<EtcdKeyValue> GetPrefix(std::string_view prefix,
+                                      std::chrono::milliseconds timeout) override;
+  int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) override;
   // "grpc", "gateway", or "" while undecided.
   std::string transport() const;
 

@@ -1,4 +1,4 @@
-// ProtobufReader: varints, fixed-width and length-delimited fields.
+// ProtobufReader and ProtobufWriter: varints, fixed-width and length-delimited fields.
 #include "etcd/protobuf_wire.h"
 
 #include <string>
@@ -64,6 +64,27 @@ bool ProtobufReader::Next(ProtobufField& field) {
     default:
       throw Error::Corrupt("protobuf: unsupported wire type " + std::to_string(field.wire_type));
   }
+}
+
+void ProtobufWriter::AppendVarint(uint64_t value) {
+  while (value >= 0x80) {
+    message_ += static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  message_ += static_cast<char>(value);
+}
+
+ProtobufWriter& ProtobufWriter::Varint(uint32_t number, uint64_t value) {
+  AppendVarint(uint64_t{number} << 3);
+  AppendVarint(value);
+  return *this;
+}
+
+ProtobufWriter& ProtobufWriter::Bytes(uint32_t number, std::string_view bytes) {
+  AppendVarint((uint64_t{number} << 3) | 2);
+  AppendVarint(bytes.size());
+  message_.append(bytes);
+  return *this;
 }
 
 }  // namespace snapd

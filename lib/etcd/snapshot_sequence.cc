@@ -16,6 +16,11 @@ bool IsTransientGrpcCode(int code) {
   return code == 1 || code == 2 || code == 4 || code == 8 || code == 10 || code == 14;
 }
 
+ErrorKind EtcdErrorKind(int code) {
+  if (code == 5) return ErrorKind::kNotFound;
+  return IsTransientGrpcCode(code) ? ErrorKind::kTransient : ErrorKind::kPermanent;
+}
+
 void SnapshotSequence::Accept(uint64_t remaining, std::string_view blob) {
   if (trailer_seen_) {
     throw Error::Corrupt(std::string(kWhere) + "message after the SHA-256 trailer");

@@ -7,12 +7,16 @@
 #include <string_view>
 
 #include "core/byte_sink.h"
+#include "core/error.h"
 
 namespace snapd {
 
 // gRPC status codes for which trying again later may work: CANCELLED, UNKNOWN,
 // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE.
 bool IsTransientGrpcCode(int code);
+// The kind of an error etcd answered with gRPC status `code`: kNotFound for NOT_FOUND (a lease
+// etcd does not know), kTransient as above, kPermanent otherwise.
+ErrorKind EtcdErrorKind(int code);
 
 class SnapshotSequence {
  public:

@@ -1,0 +1,410 @@
+// Integration tests of the etcd calls that let several servers agree on one uploader (members,
+// leases, put-if-absent and the key-value calls) against a real etcd, over each transport: the
+// gateway's JSON, native gRPC, and AutoEtcdClient forwarding. The harness starts one etcd on
+// free loopback ports with its data in a temp dir; without `etcd` installed the test exits 77
+// (skipped). Nothing waits on a clock: every wait polls etcd's state with a bound.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../unit/require_error.h"
+#include "core/error.h"
+#include "etcd/gateway_etcd_client.h"
+#include "etcd/grpc_etcd_client.h"
+
+using namespace snapd;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kTimeout = 5s;
+
+bool OnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+// A loopback port nothing listens on right now.
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// One etcd member on loopback, its data and log in a temp dir; killed with this object (and with
+// this process: PR_SET_PDEATHSIG).
+class EtcdServer {
+ public:
+  EtcdServer() {
+    std::string pattern = (fs::temp_directory_path() / "snapd-etcd-it.XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    // A port taken between FreePort and etcd's bind makes etcd exit: try again on others.
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      if (Start()) return;
+      Stop();
+    }
+    throw std::runtime_error("etcd did not start; its log:\n" + Log());
+  }
+  ~EtcdServer() {
+    Stop();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  EtcdServer(const EtcdServer&) = delete;
+  EtcdServer& operator=(const EtcdServer&) = delete;
+
+  const std::string& url() const { return url_; }
+
+ private:
+  bool Start() {
+    const int client_port = FreePort();
+    const int peer_port = FreePort();
+    url_ = "http://127.0.0.1:" + std::to_string(client_port);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
+    fs::remove_all(dir_ / "data");
+    std::vector<std::string> args = {"etcd",
+                                     "--name",
+                                     "it",
+                                     "--data-dir",
+                                     (dir_ / "data").string(),
+                                     "--listen-client-urls",
+                                     url_,
+                                     "--advertise-client-urls",
+                                     url_,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     "it=" + peer};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    const std::string log = (dir_ / "etcd.log").string();
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execvp("etcd", argv.data());
+      ::_exit(127);
+    }
+    // Ready when it answers; given up on when it exits, or after 30 s.
+    GatewayEtcdClient probe(EtcdEndpoint{url_, {}, 60s});
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      try {
+        probe.Status(1s);
+        return true;
+      } catch (const Error&) {
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  std::string Log() const {
+    std::ifstream in(dir_ / "etcd.log");
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string all = text.str();
+    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
+  }
+
+  fs::path dir_;
+  std::string url_;
+  pid_t pid_ = -1;
+};
+
+EtcdServer* g_etcd = nullptr;
+
+std::unique_ptr<EtcdClient> Client(const std::string& transport, const std::string& url) {
+  EtcdEndpoint endpoint{url, {}, 60s};
+  if (transport == "gateway") return std::make_unique<GatewayEtcdClient>(endpoint);
+  if (transport == "grpc") return std::make_unique<GrpcEtcdClient>(endpoint);
+  return std::make_unique<AutoEtcdClient>(endpoint);
+}
+
+// Keys of one test and transport, apart from every other's: bytes no text encoding keeps.
+std::string Prefix(const std::string& transport, const std::string& test) {
+  return "/k3s-snapd-it/" + transport + "/" + test + std::string("/\x00\xff", 3);
+}
+
+// Polls until `key` is gone; false if it is still there after `bound`.
+bool WaitUntilGone(EtcdClient& etcd, const std::string& key, std::chrono::seconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (etcd.Get(key, kTimeout).has_value()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("status and member list: one voting member", "[etcd-coordination]") {
+  const std::string transport = GENERATE("gateway", "grpc", "auto");
+  INFO("transport " << transport);
+  auto etcd = Client(transport, g_etcd->url());
+  const EtcdStatus status = etcd->Status(kTimeout);
+  CHECK_FALSE(status.is_learner);
+  const std::vector<EtcdMember> members = etcd->MemberList(kTimeout);
+  REQUIRE(members.size() == 1);
+  CHECK(members[0].name == "it");
+  CHECK(members[0].id == status.member_id);
+  CHECK(members[0].id != 0);
+  CHECK_FALSE(members[0].is_learner);
+  if (transport == "auto") {
+    CHECK(static_cast<AutoEtcdClient&>(*etcd).transport() == "grpc");
+  }
+}
+
+TEST_CASE("leases: grant, keepalive, revoke; a revoked lease's keys vanish",
+          "[etcd-coordination]") {
+  const std::string transport = GENERATE("gateway", "grpc", "auto");
+  INFO("transport " << transport);
+  auto etcd = Client(transport, g_etcd->url());
+  const std::string key = Prefix(transport, "lease") + "claim";
+
+  const int64_t lease = etcd->LeaseGrant(30, kTimeout);
+  CHECK(lease > 0);
+  const int64_t ttl = etcd->LeaseKeepAliveOnce(lease, kTimeout);
+  CHECK(ttl > 0);
+  CHECK(ttl <= 30);
+  etcd->Put(key, "holder", lease, kTimeout);
+  std::optional<EtcdKeyValue> kv = etcd->Get(key, kTimeout);
+  REQUIRE(kv.has_value());
+  CHECK(kv->lease == lease);
+
+  etcd->LeaseRevoke(lease, kTimeout);
+  CHECK_FALSE(etcd->Get(key, kTimeout).has_value());
+  CHECK(etcd->LeaseKeepAliveOnce(lease, kTimeout) <= 0);
+  // Revoking a lease that is gone is what was asked: no error.
+  etcd->LeaseRevoke(lease, kTimeout);
+  // Writing with a gone lease is refused as not found (the caller grants a new one).
+  RequireError([&] { etcd->PutIfAbsent(key, "late", lease, kTimeout); }, ErrorKind::kNotFound,
+               "etcd put-if-absent of ");
+  RequireError([&] { etcd->Put(key, "late", lease, kTimeout); }, ErrorKind::kNotFound,
+               "requested lease not found");
+  CHECK_FALSE(etcd->Get(key, kTimeout).has_value());
+}
+
+TEST_CASE("leases: an expired lease takes its keys with it", "[etcd-coordination]") {
+  const std::string transport = GENERATE("gateway", "grpc");
+  INFO("transport " << transport);
+  auto etcd = Client(transport, g_etcd->url());
+  const std::string key = Prefix(transport, "expiry") + "claim";
+  // etcd raises a 1 s TTL to its minimum (2 s with default timings).
+  const int64_t lease = etcd->LeaseGrant(1, kTimeout);
+  REQUIRE(etcd->PutIfAbsent(key, "holder", lease, kTimeout).created);
+  CHECK(WaitUntilGone(*etcd, key, 20s));
+  CHECK(etcd->LeaseKeepAliveOnce(lease, kTimeout) <= 0);
+}
+
+TEST_CASE("put-if-absent: the first claim wins, later ones see the holder", "[etcd-coordination]") {
+  const std::string transport = GENERATE("gateway", "grpc", "auto");
+  INFO("transport " << transport);
+  auto etcd = Client(transport, g_etcd->url());
+  const std::string key = Prefix(transport, "claim") + "2026-01-01T00:00:00Z";
+  const std::string value_a("server-a\x00\xfe", 10);
+  const int64_t lease_a = etcd->LeaseGrant(30, kTimeout);
+  const int64_t lease_b = etcd->LeaseGrant(30, kTimeout);
+
+  const EtcdClaim won = etcd->PutIfAbsent(key, value_a, lease_a, kTimeout);
+  CHECK(won.created);
+  CHECK(won.kv.value == value_a);
+  CHECK(won.kv.lease == lease_a);
+  CHECK(won.kv.mod_revision > 0);
+
+  const EtcdClaim lost = etcd->PutIfAbsent(key, "server-b", lease_b, kTimeout);
+  CHECK_FALSE(lost.created);
+  CHECK(lost.kv.key == key);
+  CHECK(lost.kv.value == value_a);
+  CHECK(lost.kv.lease == lease_a);
+  CHECK(lost.kv.mod_revision == won.kv.mod_revision);
+  CHECK(lost.kv.create_revision == won.kv.create_revision);
+
+  // The holder's lease ends: the next claim wins.
+  etcd->LeaseRevoke(lease_a, kTimeout);
+  const EtcdClaim next = etcd->PutIfAbsent(key, "server-b", lease_b, kTimeout);
+  CHECK(next.created);
+  CHECK(next.kv.mod_revision > won.kv.mod_revision);
+  std::optional<EtcdKeyValue> kv = etcd->Get(key, kTimeout);
+  REQUIRE(kv.has_value());
+  CHECK(kv->value == "server-b");
+  CHECK(kv->lease == lease_b);
+  CHECK(kv->mod_revision == next.kv.mod_revision);
+  etcd->LeaseRevoke(lease_b, kTimeout);
+}
+
+TEST_CASE("put-if-absent: of many racing claims exactly one wins", "[etcd-coordination]") {
+  const std::string transport = GENERATE("gateway", "grpc");
+  INFO("transport " << transport);
+  const std::string key = Prefix(transport, "race") + "claim";
+  auto etcd = Client(transport, g_etcd->url());
+  const int64_t lease = etcd->LeaseGrant(30, kTimeout);
+  constexpr int kClaimants = 8;
+  std::vector<EtcdClaim> claims(kClaimants);
+  std::vector<std::string> errors(kClaimants);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClaimants; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        auto own = Client(transport, g_etcd->url());
+        claims[i] = own->PutIfAbsent(key, "server-" + std::to_string(i), lease, kTimeout);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int winners = 0;
+  std::string winner;
+  for (int i = 0; i < kClaimants; ++i) {
+    INFO("claimant " << i);
+    CHECK(errors[i].empty());
+    if (claims[i].created) {
+      ++winners;
+      winner = claims[i].kv.value;
+    }
+  }
+  REQUIRE(winners == 1);
+  for (const EtcdClaim& claim : claims) CHECK(claim.kv.value == winner);
+  etcd->LeaseRevoke(lease, kTimeout);
+}
+
+TEST_CASE("get, put, delete-if-value and prefixes", "[etcd-coordination]") {
+  const std::string transport = GENERATE("gateway", "grpc", "auto");
+  INFO("transport " << transport);
+  auto etcd = Client(transport, g_etcd->url());
+  const std::string prefix = Prefix(transport, "kv");
+  const std::string key = prefix + "a";
+
+  CHECK_FALSE(etcd->Get(key, kTimeout).has_value());
+  etcd->Put(key, std::string("v\0\xff", 3), 0, kTimeout);
+  std::optional<EtcdKeyValue> kv = etcd->Get(key, kTimeout);
+  REQUIRE(kv.has_value());
+  CHECK(kv->key == key);
+  CHECK(kv->value == std::string("v\0\xff", 3));
+  CHECK(kv->lease == 0);
+  CHECK(kv->version == 1);
+  etcd->Put(key, "v2", 0, kTimeout);
+  kv = etcd->Get(key, kTimeout);
+  REQUIRE(kv.has_value());
+  CHECK(kv->value == "v2");
+  CHECK(kv->version == 2);
+
+  CHECK_FALSE(etcd->DeleteIfValue(key, "someone else", kTimeout));
+  CHECK(etcd->Get(key, kTimeout).has_value());
+  CHECK(etcd->DeleteIfValue(key, "v2", kTimeout));
+  CHECK_FALSE(etcd->Get(key, kTimeout).has_value());
+  CHECK_FALSE(etcd->DeleteIfValue(key, "v2", kTimeout));  // absent
+  // An empty value is a value.
+  etcd->Put(key, "", 0, kTimeout);
+  REQUIRE(etcd->Get(key, kTimeout).has_value());
+  CHECK(etcd->Get(key, kTimeout)->value.empty());
+  CHECK(etcd->DeleteIfValue(key, "", kTimeout));
+
+  // A prefix range holds its keys in order, up to keys of 0xff bytes, and nothing beside.
+  const std::string outside = EtcdPrefixEnd(prefix);
+  etcd->Put(outside, "outside", 0, kTimeout);
+  etcd->Put(prefix + "2", "two", 0, kTimeout);
+  etcd->Put(prefix + "1", "one", 0, kTimeout);
+  etcd->Put(prefix + "\xff\xff", "last", 0, kTimeout);
+  std::vector<EtcdKeyValue> kvs = etcd->GetPrefix(prefix, kTimeout);
+  REQUIRE(kvs.size() == 3);
+  CHECK(kvs[0].key == prefix + "1");
+  CHECK(kvs[1].value == "two");
+  CHECK(kvs[2].value == "last");
+  CHECK(etcd->DeletePrefix(prefix, kTimeout) == 3);
+  CHECK(etcd->GetPrefix(prefix, kTimeout).empty());
+  CHECK(etcd->Get(outside, kTimeout)->value == "outside");
+  CHECK(etcd->DeleteIfValue(outside, "outside", kTimeout));
+  RequireError([&] { etcd->GetPrefix("", kTimeout); }, ErrorKind::kInvalidInput, "empty");
+}
+
+TEST_CASE("errors name the call and the endpoint; an unreachable etcd is transient",
+          "[etcd-coordination]") {
+  const std::string transport = GENERATE("gateway", "grpc");
+  INFO("transport " << transport);
+  const std::string url = "http://127.0.0.1:" + std::to_string(FreePort());
+  auto etcd = Client(transport, url);
+  RequireError([&] { etcd->LeaseGrant(30, 2s); }, ErrorKind::kTransient,
+               "etcd lease grant at " + url);
+  RequireError([&] { etcd->PutIfAbsent("k\x01", "v", 0, 2s); }, ErrorKind::kTransient,
+               "etcd put-if-absent of \"k\\x01\" at " + url);
+  RequireError([&] { etcd->MemberList(2s); }, ErrorKind::kTransient, "etcd member list at " + url);
+  // etcd's own refusals carry its message: an empty key.
+  auto live = Client(transport, g_etcd->url());
+  RequireError([&] { live->Put("", "v", 0, kTimeout); }, ErrorKind::kPermanent,
+               "key is not provided");
+}
+
+int main(int argc, char* argv[]) {
+  if (!OnPath("etcd")) {
+    std::puts("SKIP: etcd is not installed (Debian package etcd-server)");
+    return 77;
+  }
+  Catch::Session session;
+  if (const int rc = session.applyCommandLine(argc, argv); rc != 0) return rc;
+  try {
+    EtcdServer etcd;
+    g_etcd = &etcd;
+    const int failed = session.run();
+    g_etcd = nullptr;
+    return failed;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "etcd-coordination tests: %s\n", e.what());
+    return 1;
+  }
+}
