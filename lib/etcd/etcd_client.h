@@ -1,6 +1,7 @@
-// What k3s-snapd needs from etcd: a snapshot stream, a health/status probe, and the few
-// key-value, lease and membership calls that let several servers agree which one uploads a
-// scheduled snapshot. An interface so the backup layer can be tested against faulty etcds.
+// What k3s-snapd needs from etcd: a snapshot stream and a health/status probe (EtcdClient), and
+// the few membership, lease and key-value calls that let several servers agree which one uploads
+// a scheduled snapshot (EtcdCoordinationClient). Interfaces so callers can be tested against
+// faulty etcds.
 #pragma once
 
 #include <atomic>
@@ -57,10 +58,6 @@ struct EtcdEndpoint {
   std::chrono::seconds stall_timeout{60};
 };
 
-// Every call throws snapd::Error naming the call and the endpoint: kTransient when etcd cannot
-// be reached, times out or is unavailable (no leader), kNotFound when etcd says a lease is
-// unknown (a put with an expired lease), kCorrupt for an answer that cannot be read, kPermanent
-// for other refusals. `timeout` bounds the whole call.
 class EtcdClient {
  public:
   virtual ~EtcdClient() = default;
@@ -72,6 +69,17 @@ class EtcdClient {
                         const std::function<void(uint64_t)>& on_size) = 0;
   // Throws when etcd cannot be reached or answers an error.
   virtual EtcdStatus Status(std::chrono::milliseconds timeout) = 0;
+};
+
+// The membership, lease and key-value calls that let several servers agree which one uploads a
+// scheduled snapshot. Apart from EtcdClient, so the backup layer's test doubles need none of
+// them. Every call throws snapd::Error naming the call and the endpoint: kTransient when etcd
+// cannot be reached, times out or is unavailable (no leader), kNotFound when etcd says a lease
+// is unknown (a put with an expired lease), kCorrupt for an answer that cannot be read,
+// kPermanent for other refusals. `timeout` bounds the whole call.
+class EtcdCoordinationClient {
+ public:
+  virtual ~EtcdCoordinationClient() = default;
 
   // The cluster's members, voting and learners.
   virtual std::vector<EtcdMember> MemberList(std::chrono::milliseconds timeout) = 0;

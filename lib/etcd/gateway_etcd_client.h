@@ -10,7 +10,7 @@
 
 namespace snapd {
 
-class GatewayEtcdClient final : public EtcdClient {
+class GatewayEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
  public:
   explicit GatewayEtcdClient(EtcdEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
 

@@ -320,7 +320,13 @@ EtcdClient& AutoEtcdClient::Decide() {
     spdlog::info("etcd transport: {}", chosen);
     chosen_ = chosen.substr(0, chosen.find(':'));
   }
-  return chosen_ == "grpc" ? *grpc_ : *gateway_;
+  if (chosen_ == "grpc") return *grpc_;
+  return *gateway_;
+}
+
+EtcdCoordinationClient& AutoEtcdClient::DecideCoordination() {
+  if (&Decide() == static_cast<EtcdClient*>(grpc_.get())) return *grpc_;
+  return *gateway_;
 }
 
 void AutoEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
@@ -333,48 +339,48 @@ EtcdStatus AutoEtcdClient::Status(std::chrono::milliseconds timeout) {
 }
 
 std::vector<EtcdMember> AutoEtcdClient::MemberList(std::chrono::milliseconds timeout) {
-  return Decide().MemberList(timeout);
+  return DecideCoordination().MemberList(timeout);
 }
 
 int64_t AutoEtcdClient::LeaseGrant(int64_t ttl_seconds, std::chrono::milliseconds timeout) {
-  return Decide().LeaseGrant(ttl_seconds, timeout);
+  return DecideCoordination().LeaseGrant(ttl_seconds, timeout);
 }
 
 int64_t AutoEtcdClient::LeaseKeepAliveOnce(int64_t lease_id, std::chrono::milliseconds timeout) {
-  return Decide().LeaseKeepAliveOnce(lease_id, timeout);
+  return DecideCoordination().LeaseKeepAliveOnce(lease_id, timeout);
 }
 
 void AutoEtcdClient::LeaseRevoke(int64_t lease_id, std::chrono::milliseconds timeout) {
-  Decide().LeaseRevoke(lease_id, timeout);
+  DecideCoordination().LeaseRevoke(lease_id, timeout);
 }
 
 EtcdClaim AutoEtcdClient::PutIfAbsent(std::string_view key, std::string_view value,
                                       int64_t lease_id, std::chrono::milliseconds timeout) {
-  return Decide().PutIfAbsent(key, value, lease_id, timeout);
+  return DecideCoordination().PutIfAbsent(key, value, lease_id, timeout);
 }
 
 std::optional<EtcdKeyValue> AutoEtcdClient::Get(std::string_view key,
                                                 std::chrono::milliseconds timeout) {
-  return Decide().Get(key, timeout);
+  return DecideCoordination().Get(key, timeout);
 }
 
 void AutoEtcdClient::Put(std::string_view key, std::string_view value, int64_t lease_id,
                          std::chrono::milliseconds timeout) {
-  Decide().Put(key, value, lease_id, timeout);
+  DecideCoordination().Put(key, value, lease_id, timeout);
 }
 
 bool AutoEtcdClient::DeleteIfValue(std::string_view key, std::string_view expected_value,
                                    std::chrono::milliseconds timeout) {
-  return Decide().DeleteIfValue(key, expected_value, timeout);
+  return DecideCoordination().DeleteIfValue(key, expected_value, timeout);
 }
 
 std::vector<EtcdKeyValue> AutoEtcdClient::GetPrefix(std::string_view prefix,
                                                     std::chrono::milliseconds timeout) {
-  return Decide().GetPrefix(prefix, timeout);
+  return DecideCoordination().GetPrefix(prefix, timeout);
 }
 
 int64_t AutoEtcdClient::DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) {
-  return Decide().DeletePrefix(prefix, timeout);
+  return DecideCoordination().DeletePrefix(prefix, timeout);
 }
 
 }  // namespace snapd

@@ -15,7 +15,9 @@
 
 namespace snapd {
 
-class GrpcEtcdClient final : public EtcdClient {
+class GatewayEtcdClient;
+
+class GrpcEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
  public:
   explicit GrpcEtcdClient(EtcdEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
@@ -58,7 +60,7 @@ EtcdStatus ParseStatusResponse(std::string_view message);
 // etcd-transport: auto. Probes gRPC first and uses it when it answers; when it fails but the
 // gateway answers (an HTTP/1.1-only proxy in between, say), uses the gateway until the next
 // reload. While neither answers, nothing is decided and calls go to gRPC.
-class AutoEtcdClient final : public EtcdClient {
+class AutoEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
  public:
   explicit AutoEtcdClient(EtcdEndpoint endpoint);
   ~AutoEtcdClient() override;
@@ -85,8 +87,10 @@ class AutoEtcdClient final : public EtcdClient {
 
  private:
   EtcdClient& Decide();
-  std::unique_ptr<EtcdClient> grpc_;
-  std::unique_ptr<EtcdClient> gateway_;
+  // The same transport's coordination calls.
+  EtcdCoordinationClient& DecideCoordination();
+  std::unique_ptr<GrpcEtcdClient> grpc_;
+  std::unique_ptr<GatewayEtcdClient> gateway_;
   mutable std::mutex mutex_;
   std::string chosen_;
 };

@@ -55,31 +55,6 @@ class StandInEtcd final : public EtcdClient {
   EtcdStatus Status(std::chrono::milliseconds) override {
     throw Error::Transient("etcd stand-in: connection refused");
   }
-  // No cluster calls: the tests here need only the snapshot and the status.
-  std::vector<EtcdMember> MemberList(std::chrono::milliseconds) override { Unsupported(); }
-  int64_t LeaseGrant(int64_t, std::chrono::milliseconds) override { Unsupported(); }
-  int64_t LeaseKeepAliveOnce(int64_t, std::chrono::milliseconds) override { Unsupported(); }
-  void LeaseRevoke(int64_t, std::chrono::milliseconds) override { Unsupported(); }
-  EtcdClaim PutIfAbsent(std::string_view, std::string_view, int64_t,
-                        std::chrono::milliseconds) override {
-    Unsupported();
-  }
-  std::optional<EtcdKeyValue> Get(std::string_view, std::chrono::milliseconds) override {
-    Unsupported();
-  }
-  void Put(std::string_view, std::string_view, int64_t, std::chrono::milliseconds) override {
-    Unsupported();
-  }
-  bool DeleteIfValue(std::string_view, std::string_view, std::chrono::milliseconds) override {
-    Unsupported();
-  }
-  std::vector<EtcdKeyValue> GetPrefix(std::string_view, std::chrono::milliseconds) override {
-    Unsupported();
-  }
-  int64_t DeletePrefix(std::string_view, std::chrono::milliseconds) override { Unsupported(); }
-  [[noreturn]] static void Unsupported() {
-    throw Error::Permanent("etcd stand-in: no cluster calls");
-  }
 };
 
 // A store in memory, with the rules of snapshot_store.h that the API relies on.

@@ -168,11 +168,26 @@ class EtcdServer {
 
 EtcdServer* g_etcd = nullptr;
 
-std::unique_ptr<EtcdClient> Client(const std::string& transport, const std::string& url) {
+// One transport's client: its coordination calls through -> and *, its status through owner.
+struct TestClient {
+  std::unique_ptr<EtcdClient> owner;
+  EtcdCoordinationClient* coordination = nullptr;
+  EtcdCoordinationClient* operator->() const { return coordination; }
+  EtcdCoordinationClient& operator*() const { return *coordination; }
+};
+
+template <typename T>
+TestClient Make(const EtcdEndpoint& endpoint) {
+  auto client = std::make_unique<T>(endpoint);
+  EtcdCoordinationClient* coordination = client.get();
+  return TestClient{std::move(client), coordination};
+}
+
+TestClient Client(const std::string& transport, const std::string& url) {
   EtcdEndpoint endpoint{url, {}, 60s};
-  if (transport == "gateway") return std::make_unique<GatewayEtcdClient>(endpoint);
-  if (transport == "grpc") return std::make_unique<GrpcEtcdClient>(endpoint);
-  return std::make_unique<AutoEtcdClient>(endpoint);
+  if (transport == "gateway") return Make<GatewayEtcdClient>(endpoint);
+  if (transport == "grpc") return Make<GrpcEtcdClient>(endpoint);
+  return Make<AutoEtcdClient>(endpoint);
 }
 
 // Keys of one test and transport, apart from every other's: bytes no text encoding keeps.
@@ -181,7 +196,8 @@ std::string Prefix(const std::string& transport, const std::string& test) {
 }
 
 // Polls until `key` is gone; false if it is still there after `bound`.
-bool WaitUntilGone(EtcdClient& etcd, const std::string& key, std::chrono::seconds bound) {
+bool WaitUntilGone(EtcdCoordinationClient& etcd, const std::string& key,
+                   std::chrono::seconds bound) {
   const auto deadline = std::chrono::steady_clock::now() + bound;
   while (etcd.Get(key, kTimeout).has_value()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
@@ -196,7 +212,7 @@ TEST_CASE("status and member list: one voting member", "[etcd-coordination]") {
   const std::string transport = GENERATE("gateway", "grpc", "auto");
   INFO("transport " << transport);
   auto etcd = Client(transport, g_etcd->url());
-  const EtcdStatus status = etcd->Status(kTimeout);
+  const EtcdStatus status = etcd.owner->Status(kTimeout);
   CHECK_FALSE(status.is_learner);
   const std::vector<EtcdMember> members = etcd->MemberList(kTimeout);
   REQUIRE(members.size() == 1);
@@ -205,7 +221,7 @@ TEST_CASE("status and member list: one voting member", "[etcd-coordination]") {
   CHECK(members[0].id != 0);
   CHECK_FALSE(members[0].is_learner);
   if (transport == "auto") {
-    CHECK(static_cast<AutoEtcdClient&>(*etcd).transport() == "grpc");
+    CHECK(static_cast<AutoEtcdClient&>(*etcd.owner).transport() == "grpc");
   }
 }
 
