@@ -14,6 +14,8 @@
 #include "config/config_validation.h"
 #include "core/error.h"
 #include "pipeline/age_keys.h"
+#include "retention/retention_policy.h"
+#include "schedule/time_zone.h"
 #include "snapshot/token_hash.h"
 
 namespace snapd {
@@ -68,6 +70,15 @@ std::vector<AgeIdentity> ReadIdentities(const Config& config) {
   } catch (const Error& e) {
     throw e.WithContext(where + ": " + path);
   }
+}
+
+// A store's scheduled retention: its count beside the calendar rules every store shares.
+RetentionPolicy ScheduledRetention(const Config& config, int count) {
+  return RetentionPolicy{.last = count,
+                         .hourly = config.snapshot_keep_hourly,
+                         .daily = config.snapshot_keep_daily,
+                         .weekly = config.snapshot_keep_weekly,
+                         .monthly = config.snapshot_keep_monthly};
 }
 
 // How often the leftovers of interrupted saves are looked for: local ones are cheap to find;
@@ -185,8 +196,12 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   options.scheduled_prefix = scheduled_prefix;
   r.scheduled_prefix_ = scheduled_prefix;
   options.scratch_dir = c.state_dir;
-  options.scheduled_retention["local"] = c.snapshot_retention;
-  options.scheduled_retention["s3"] = c.s3.retention;
+  options.scheduled_retention["local"] = ScheduledRetention(c, c.snapshot_retention);
+  options.scheduled_retention["s3"] = ScheduledRetention(c, c.s3.retention);
+  // Calendar buckets are in the zone the schedule names with CRON_TZ=, else in UTC.
+  if (const date::time_zone* zone = r.schedule_ ? r.schedule_->prefix_time_zone() : nullptr) {
+    options.retention_clock = [zone](int64_t t) { return CivilTimeIn(*zone, t); };
+  }
   options.token_hash = [&c] { return ReadTokenHash(c); };
   options.metrics = &metrics;
   options.compression = ParseCompression(c.SnapshotCompression());
@@ -226,7 +241,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   backend.node_name = c.node_name;
   backend.scheduled_prefix = scheduled_prefix;
   backend.on_demand_prefix = std::string(sqlite ? kSqliteOnDemandPrefix : kOnDemandPrefix);
-  backend.default_retention = c.snapshot_retention;
+  backend.default_retention = ScheduledRetention(c, c.snapshot_retention);
   backend.schedule = r.schedule_ ? r.schedule_->spec() : "";
   std::weak_ptr<DaemonRuntime> weak = runtime;
   backend.retain = [weak]() -> std::shared_ptr<const void> { return weak.lock(); };
@@ -312,8 +327,12 @@ void DaemonRuntime::Start() {
                datastore_->Location(), c.snapshot_dir);
   if (s3_) spdlog::info("S3 storage enabled at {}", s3_->LocationOf(""));
   if (schedule_) {
+    std::string keeping = DescribeRetention(ScheduledRetention(c, c.snapshot_retention));
+    if (s3_) {
+      keeping += " locally; " + DescribeRetention(ScheduledRetention(c, c.s3.retention)) + " in S3";
+    }
     spdlog::info("scheduled snapshots \"{}\" with prefix {} keeping {}", schedule_->spec(),
-                 scheduled_prefix_, c.snapshot_retention);
+                 scheduled_prefix_, keeping);
   } else {
     spdlog::info("scheduled snapshots are disabled (etcd-disable-snapshots)");
   }

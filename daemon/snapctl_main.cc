@@ -42,7 +42,7 @@ Commands:
   save      take a snapshot now and wait until it is stored (progress on a terminal)
   ls        list snapshots in every store (aliases: list, l)
   delete    delete snapshots from every store holding them (alias: rm)
-  prune     keep the newest N snapshots of a name prefix, delete older ones
+  prune     apply retention (newest N, hourly, daily, weekly, monthly) to a name prefix
   status    etcd, stores, schedule, last success and failure, running job
   verify    read snapshots back and check them (--all for every one)
   restore   restore etcd (k3s or plain etcd) from a snapshot
@@ -105,15 +105,26 @@ Options:
 )";
 
 constexpr const char* kPruneHelp =
-    R"(Usage: snapctl prune [--name PREFIX] [--snapshot-retention N] [-o text|json]
+    R"(Usage: snapctl prune [--name PREFIX] [--snapshot-retention N] [--dry-run] [-o text|json]
+                     [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]
 
-Keeps the newest N ready snapshots whose names start with PREFIX- in each store and deletes
-the older ones. N < 1 disables pruning, as in k3s.
+Applies retention to the ready snapshots whose names start with PREFIX- in each store and
+deletes those no rule keeps. A snapshot is kept when any rule keeps it, as restic's forget:
+the newest N, and the newest of each of the N most recent hours, days, ISO weeks or months
+that have one (in UTC, or in the zone of the schedule's CRON_TZ=). Given no rule, the daemon's
+etcd-snapshot-retention and etcd-snapshot-keep-* apply; given any, only the rules given do.
+With every rule below 1 nothing is pruned, as in k3s.
 
 Options:
   --name PREFIX             name prefix (default on-demand)
-  --snapshot-retention N    how many to keep (default: the daemon's etcd-snapshot-retention;
-                            --etcd-snapshot-retention is accepted too)
+  --snapshot-retention N    keep the newest N (--etcd-snapshot-retention is accepted too);
+                            N < 1 turns this rule off
+  --keep-hourly N           keep the newest of each of the N most recent hours that have one
+  --keep-daily N            the same for days
+  --keep-weekly N           the same for ISO 8601 weeks (Monday to Sunday)
+  --keep-monthly N          the same for months
+                            (0 turns these off; --etcd-snapshot-keep-* are accepted too)
+  --dry-run                 delete nothing: list each snapshot with keep or remove and why
   -o, --output FMT          text (default): what was pruned; json: every decision and why
   -h, --help                show this help
 )";
@@ -295,10 +306,48 @@ int Delete(Invocation& in) {
   return result;
 }
 
+// The integer value of a count option; the calendar rules take no negative count.
+int CountOption(const Invocation& in, std::string_view flag, const std::string& text,
+                bool non_negative) {
+  int n = 0;
+  try {
+    size_t used = 0;
+    n = std::stoi(text, &used);
+    if (used != text.size()) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    throw UsageError(in.command, std::string(flag) + " " + text + ": not an integer");
+  }
+  if (non_negative && n < 0) {
+    throw UsageError(in.command, std::string(flag) + " " + text + ": must not be negative");
+  }
+  return n;
+}
+
 int Prune(Invocation& in) {
   in.format = "text";
   nlohmann::json request = nlohmann::json::object();
+  bool dry_run = false;
+  struct KeepOption {
+    std::string_view flag;
+    std::string_view long_flag;  // as the daemon's key
+    const char* field;
+  };
+  constexpr KeepOption kKeepOptions[] = {
+      {"--keep-hourly", "--etcd-snapshot-keep-hourly", "keepHourly"},
+      {"--keep-daily", "--etcd-snapshot-keep-daily", "keepDaily"},
+      {"--keep-weekly", "--etcd-snapshot-keep-weekly", "keepWeekly"},
+      {"--keep-monthly", "--etcd-snapshot-keep-monthly", "keepMonthly"},
+  };
   while (!in.args.Done()) {
+    bool matched = false;
+    for (const KeepOption& keep : kKeepOptions) {
+      if (auto v = in.args.Option({keep.flag, keep.long_flag}, in.command)) {
+        request[keep.field] = CountOption(in, keep.flag, *v, true);
+        matched = true;
+        break;
+      }
+    }
+    if (matched) continue;
     if (auto v = in.args.Option({"--name"}, in.command)) {
       try {
         ValidateNamePrefix(*v, "--name");
@@ -308,14 +357,11 @@ int Prune(Invocation& in) {
       request["name"] = *v;
     } else if (auto r = in.args.Option({"--snapshot-retention", "--etcd-snapshot-retention"},
                                        in.command)) {
-      try {
-        size_t used = 0;
-        int n = std::stoi(*r, &used);
-        if (used != r->size()) throw std::invalid_argument("trailing");
-        request["retention"] = n;
-      } catch (const std::exception&) {
-        throw UsageError(in.command, "--snapshot-retention " + *r + ": not an integer");
-      }
+      request["retention"] = CountOption(in, "--snapshot-retention", *r, false);
+    } else if (in.args.Peek() == "--dry-run") {
+      in.args.Next();
+      dry_run = true;
+      request["dryRun"] = true;
     } else if (!OutputOption(in, {"text", "json"})) {
       Unexpected(in);
     }
@@ -323,6 +369,13 @@ int Prune(Invocation& in) {
   nlohmann::json body = Expect2xx(in.client.Post("/v1/prune", request.dump()));
   int result = kOk;
   for (const nlohmann::json& store : body["stores"]) {
+    if (dry_run && in.format == "text") {
+      for (const nlohmann::json& d : store["decisions"]) {
+        std::cout << (d.value("keep", true) ? "keep    " : "remove  ") << TextOr(d, "name", "?")
+                  << " (" << TextOr(store, "storage", "?") << "): " << TextOr(d, "reason", "")
+                  << "\n";
+      }
+    }
     for (const nlohmann::json& name : store["removed"]) {
       if (in.format == "text") {
         std::cout << "pruned " << name.get<std::string>() << " (" << TextOr(store, "storage", "?")

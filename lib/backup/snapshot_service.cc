@@ -64,7 +64,7 @@ std::vector<std::string> SnapshotService::Delete(const std::string& name) {
 }
 
 PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string& prefix,
-                                        int retention) {
+                                        const RetentionPolicy& policy, bool dry_run) {
   PruneReport report;
   report.storage = std::string(store.Kind());
   std::vector<RetentionCandidate> candidates;
@@ -76,9 +76,9 @@ PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string&
     report.errors.push_back(std::string("cannot list: ") + e.what());
     return report;
   }
-  report.decisions = ApplyRetention(candidates, prefix, retention);
+  report.decisions = ApplyRetention(candidates, prefix, policy, options_.retention_clock);
   for (const RetentionDecision& d : report.decisions) {
-    if (d.keep) continue;
+    if (d.keep || dry_run) continue;
     try {
       store.Remove(d.name);
       report.removed.push_back(d.name);
@@ -97,10 +97,13 @@ PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string&
   return report;
 }
 
-std::vector<PruneReport> SnapshotService::Prune(const std::string& prefix, int retention) {
+std::vector<PruneReport> SnapshotService::Prune(const std::string& prefix,
+                                                const RetentionPolicy& policy, bool dry_run) {
   ValidateNamePrefix(prefix, "snapshot name prefix");
   std::vector<PruneReport> reports;
-  for (SnapshotStore* store : stores_) reports.push_back(PruneStore(*store, prefix, retention));
+  for (SnapshotStore* store : stores_) {
+    reports.push_back(PruneStore(*store, prefix, policy, dry_run));
+  }
   return reports;
 }
 

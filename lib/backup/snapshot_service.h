@@ -27,9 +27,12 @@ namespace snapd {
 struct SnapshotServiceOptions {
   std::string node_name;
   std::string scheduled_prefix = "etcd-snapshot";
-  // How many scheduled snapshots each store keeps, by store kind ("local", "s3"); a kind not
-  // in the map keeps all. < 1 disables pruning, as in k3s.
-  std::map<std::string, int, std::less<>> scheduled_retention;
+  // What retention keeps of the scheduled snapshots in each store, by store kind ("local",
+  // "s3"); a kind not in the map keeps all, as does a policy with every rule off (as k3s).
+  std::map<std::string, RetentionPolicy, std::less<>> scheduled_retention;
+  // The wall clock calendar retention reads snapshot times on (the schedule's CRON_TZ); null
+  // is UTC.
+  CivilTimeOf retention_clock;
   // The current k3s token hash; called at each save (the token can change). "" when unknown.
   std::function<std::string()> token_hash;
   // Where saves, deletes and prunes are recorded; null records nothing. Must outlive the
@@ -103,9 +106,12 @@ class SnapshotService {
   // kNotFound if no store had it; when a store failed, throws naming it (after removing from
   // the others).
   std::vector<std::string> Delete(const std::string& name);
-  // Keeps the newest `retention` ready snapshots of `prefix` in each store.
-  std::vector<PruneReport> Prune(const std::string& prefix, int retention);
-  PruneReport PruneStore(SnapshotStore& store, const std::string& prefix, int retention);
+  // Applies `policy` to the ready snapshots of `prefix` in each store; a dry run deletes
+  // nothing, its reports' decisions saying what would go.
+  std::vector<PruneReport> Prune(const std::string& prefix, const RetentionPolicy& policy,
+                                 bool dry_run = false);
+  PruneReport PruneStore(SnapshotStore& store, const std::string& prefix,
+                         const RetentionPolicy& policy, bool dry_run = false);
   // Removes leftovers of interrupted saves in every store; returns how many.
   int RemoveIncomplete();
   // The same in one store; a failure is logged, not thrown (the next sweep tries again).

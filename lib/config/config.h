@@ -43,6 +43,12 @@ struct Config {
   std::string snapshot_name = "etcd-snapshot";          // etcd-snapshot-name
   bool disable_snapshots = false;                       // etcd-disable-snapshots
   bool snapshot_compress = false;                       // etcd-snapshot-compress (k3s: zip)
+  // etcd-snapshot-keep-hourly, -daily, -weekly, -monthly: calendar retention of scheduled
+  // snapshots in every store, beside the counts (0 = off)
+  int snapshot_keep_hourly = 0;
+  int snapshot_keep_daily = 0;
+  int snapshot_keep_weekly = 0;
+  int snapshot_keep_monthly = 0;
   // etcd-snapshot-compression: none|zip|zstd; "" = from etcd-snapshot-compress. Use
   // SnapshotCompression() for the one in effect.
   std::string snapshot_compression;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include "control/api_routes.h"
 #include "core/error.h"
@@ -51,6 +52,24 @@ nlohmann::json ObjectBody(const ApiRequest& request, std::initializer_list<const
 
 nlohmann::json TimeOrNull(std::optional<int64_t> t) {
   return t ? nlohmann::json(FormatRfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+// Sets `value` from the integer field `key` of `body` when it is there; refuses anything but an
+// int, and a negative one when `non_negative`.
+void ReadIntField(const nlohmann::json& body, const std::string& key, bool non_negative,
+                  int& value) {
+  auto it = body.find(key);
+  if (it == body.end()) return;
+  if (!it->is_number_integer()) throw Error::InvalidInput("\"" + key + "\" must be an integer");
+  const bool fits = it->is_number_unsigned()
+                        ? it->get<uint64_t>() <= uint64_t{std::numeric_limits<int>::max()}
+                        : it->get<int64_t>() >= std::numeric_limits<int>::min() &&
+                              it->get<int64_t>() <= std::numeric_limits<int>::max();
+  if (!fits) throw Error::InvalidInput("\"" + key + "\" is out of range: " + it->dump());
+  value = it->get<int>();
+  if (non_negative && value < 0) {
+    throw Error::InvalidInput("\"" + key + "\" must not be negative, got " + std::to_string(value));
+  }
 }
 
 uint64_t ParseJobId(const std::string& text) {
@@ -240,23 +259,34 @@ ApiResponse ApiRouter::DeleteSnapshot(const std::string& name) {
 }
 
 ApiResponse ApiRouter::Prune(const ApiRequest& request) {
-  nlohmann::json body = ObjectBody(request, {"name", "retention"});
+  nlohmann::json body = ObjectBody(request, {"name", "retention", "keepHourly", "keepDaily",
+                                             "keepWeekly", "keepMonthly", "dryRun"});
   std::string prefix = backend_.on_demand_prefix;
-  int retention = backend_.default_retention;
   if (body.contains("name")) {
     if (!body["name"].is_string()) throw Error::InvalidInput("\"name\" must be a string");
     prefix = body["name"].get<std::string>();
   }
-  if (body.contains("retention")) {
-    if (!body["retention"].is_number_integer()) {
-      throw Error::InvalidInput("\"retention\" must be an integer");
-    }
-    retention = body["retention"].get<int>();
+  // A request naming any rule gets just the rules it names, so that "retention": 1 keeps one,
+  // as k3s's prune does; one naming none gets the daemon's. The count may be negative, as
+  // k3s's (< 1 turns it off); the calendar rules are 0 when off.
+  RetentionPolicy policy;
+  if (!body.contains("retention") && !body.contains("keepHourly") && !body.contains("keepDaily") &&
+      !body.contains("keepWeekly") && !body.contains("keepMonthly")) {
+    policy = backend_.default_retention;
   }
+  ReadIntField(body, "retention", false, policy.last);
+  ReadIntField(body, "keepHourly", true, policy.hourly);
+  ReadIntField(body, "keepDaily", true, policy.daily);
+  ReadIntField(body, "keepWeekly", true, policy.weekly);
+  ReadIntField(body, "keepMonthly", true, policy.monthly);
+  if (body.contains("dryRun") && !body["dryRun"].is_boolean()) {
+    throw Error::InvalidInput("\"dryRun\" must be true or false");
+  }
+  const bool dry_run = body.value("dryRun", false);
   ValidateNamePrefix(prefix, "snapshot name prefix");
   std::vector<PruneReport> reports;
-  backend_.jobs->Run("prune",
-                     [&](JobContext&) { reports = backend_.service->Prune(prefix, retention); });
+  backend_.jobs->Run(
+      "prune", [&](JobContext&) { reports = backend_.service->Prune(prefix, policy, dry_run); });
   nlohmann::json out = nlohmann::json::array();
   for (const PruneReport& report : reports) {
     nlohmann::json decisions = nlohmann::json::array();
@@ -269,7 +299,14 @@ ApiResponse ApiRouter::Prune(const ApiRequest& request) {
                    {"decisions", decisions},
                    {"errors", report.errors}});
   }
-  return Json(200, {{"prefix", prefix}, {"retention", retention}, {"stores", out}});
+  return Json(200, {{"prefix", prefix},
+                    {"retention", policy.last},
+                    {"keepHourly", policy.hourly},
+                    {"keepDaily", policy.daily},
+                    {"keepWeekly", policy.weekly},
+                    {"keepMonthly", policy.monthly},
+                    {"dryRun", dry_run},
+                    {"stores", out}});
 }
 
 ApiResponse ApiRouter::StartVerify(const ApiRequest& request) {

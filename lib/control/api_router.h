@@ -29,7 +29,8 @@ struct ApiBackend {
   std::string node_name;
   std::string scheduled_prefix;
   std::string on_demand_prefix = "on-demand";  // `save` and `prune` without a name
-  int default_retention = 5;                   // `prune` without --snapshot-retention
+  // `prune` without --snapshot-retention or --keep-*: the local store's scheduled retention.
+  RetentionPolicy default_retention{.last = 5};
   // Schedule facts for status: spec ("" when scheduled snapshots are disabled) and next run.
   std::string schedule;
   std::function<std::optional<SystemTime>()> next_run;

@@ -109,6 +109,7 @@ CronSchedule CronSchedule::Parse(std::string_view spec, std::string_view default
     }
     schedule.zone_ =
         zone_name.empty() && !has_zone_prefix ? &LocalTimeZone() : &LocateTimeZone(zone_name);
+    schedule.zone_from_prefix_ = has_zone_prefix;
 
     if (rest.starts_with('@')) {
       size_t end = 0;

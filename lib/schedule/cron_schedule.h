@@ -46,12 +46,15 @@ class CronSchedule {
   const std::string& spec() const { return spec_; }
   // The zone's name as looked up, e.g. "Europe/Berlin".
   std::string_view time_zone_name() const;
+  // The zone its CRON_TZ=/TZ= prefix names; null when the spec has none.
+  const date::time_zone* prefix_time_zone() const { return zone_from_prefix_ ? zone_ : nullptr; }
 
  private:
   CronSchedule() = default;
 
   std::string spec_;
   const date::time_zone* zone_ = nullptr;  // owned by the date library's tz database
+  bool zone_from_prefix_ = false;
   CronFields fields_;
   std::optional<std::chrono::nanoseconds> every_;  // set for "@every"
 };

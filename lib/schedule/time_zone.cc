@@ -3,6 +3,7 @@
 
 #include <date/tz.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -47,6 +48,16 @@ const date::time_zone& LocalTimeZone() {
   } catch (const std::exception&) {
     return Utc();  // no readable /etc/localtime, as Go falls back
   }
+}
+
+CivilTime CivilTimeIn(const date::time_zone& zone, int64_t unix_seconds) {
+  const date::local_seconds local =
+      zone.to_local(date::sys_seconds{std::chrono::seconds(unix_seconds)});
+  const date::local_days day = date::floor<date::days>(local);
+  const date::year_month_day ymd(day);
+  return CivilTime{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                   static_cast<unsigned>(ymd.day()),
+                   static_cast<unsigned>(date::floor<std::chrono::hours>(local - day).count())};
 }
 
 }  // namespace snapd

@@ -150,7 +150,7 @@ struct Backend {
     options.token = [] { return std::string("K10fuzz::server:token\n"); };
     options.identities = [] { return std::vector<AgeIdentity>{Identity()}; };
     options.metrics = &metrics;
-    options.scheduled_retention = {{"local", 2}, {"s3", 3}};
+    options.scheduled_retention = {{"local", {.last = 2}}, {"s3", {.last = 3}}};
     service = std::make_unique<SnapshotService>(options, datastore,
                                                 std::vector<SnapshotStore*>{&local, &s3}, clock);
     ApiBackend api;

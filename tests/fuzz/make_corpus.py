@@ -137,6 +137,8 @@ def api_seeds():
         "delete": "DELETE /v1/snapshots/etcd-snapshot-n1-1795395723.zst.age\n",
         "delete-encoded": "DELETE /v1/snapshots/etcd%2Dsnapshot-k3s-node-1795000000\n",
         "prune": 'POST /v1/prune\n{"name":"etcd-snapshot","retention":1}',
+        "prune-calendar": 'POST /v1/prune\n{"name":"etcd-snapshot","retention":2,"keepHourly":24,'
+                          '"keepDaily":7,"keepWeekly":4,"keepMonthly":12,"dryRun":true}',
         "verify-all": 'POST /v1/verify\n{"all":true}',
         "verify-one": 'POST /v1/verify\n{"name":"on-demand-n1-1795395733.zst.age"}',
         "restore": 'POST /v1/restore\n{"name":"etcd-snapshot-n1-1795395743.zst.age",'

@@ -515,6 +515,42 @@ TEST_CASE("the key table is consistent and documented", "[config]") {
   }
 }
 
+TEST_CASE("calendar retention keys are counts, off by default", "[config]") {
+  const Config defaults = BuildConfig(WithFlags({}));
+  CHECK(defaults.snapshot_keep_hourly == 0);
+  CHECK(defaults.snapshot_keep_daily == 0);
+  CHECK(defaults.snapshot_keep_weekly == 0);
+  CHECK(defaults.snapshot_keep_monthly == 0);
+
+  const Config config = BuildConfig(WithFiles({{"/c/a.yaml",
+                                                "etcd-snapshot-keep-hourly: 24\n"
+                                                "etcd-snapshot-keep-daily: \"7\"\n"
+                                                "etcd-snapshot-keep-weekly: 4\n"}},
+                                              {"--etcd-snapshot-keep-monthly=12"}));
+  CHECK(config.snapshot_keep_hourly == 24);
+  CHECK(config.snapshot_keep_daily == 7);
+  CHECK(config.snapshot_keep_weekly == 4);
+  CHECK(config.snapshot_keep_monthly == 12);
+  CHECK(config.SourceOf("etcd-snapshot-keep-daily") == "/c/a.yaml");
+  CHECK(config.SourceOf("etcd-snapshot-keep-monthly") == "--etcd-snapshot-keep-monthly");
+
+  const std::string path = "/etc/k3s-snapd.d/10-test.yaml";
+  CHECK(FileError("etcd-snapshot-keep-daily: -1\n") ==
+        path + ": etcd-snapshot-keep-daily: must not be negative, got -1");
+  CHECK(ErrorOf(WithFlags({"--etcd-snapshot-keep-hourly", "-24"})) ==
+        "--etcd-snapshot-keep-hourly: must not be negative, got -24");
+  CHECK(FileError("etcd-snapshot-keep-weekly: four\n") ==
+        path + ": etcd-snapshot-keep-weekly: expected an integer, got \"four\"");
+  CHECK(ErrorOf(WithFlags({"--etcd-snapshot-keep-monthly=1.5"})) ==
+        "--etcd-snapshot-keep-monthly: expected an integer, got \"1.5\"");
+  CHECK(FileError("etcd-snapshot-keep-dayly: 7\n") ==
+        path +
+            ": unknown key \"etcd-snapshot-keep-dayly\" (did you mean "
+            "\"etcd-snapshot-keep-daily\"?)");
+  CHECK(FileError("etcd-snapshot-keep-yearly: 1\n") ==
+        path + ": unknown key \"etcd-snapshot-keep-yearly\"");  // restic's, not ours
+}
+
 TEST_CASE("metrics-address takes host:port or nothing", "[config]") {
   CHECK(BuildConfig(WithFiles({})).metrics_address.empty());
   for (std::string good : {"127.0.0.1:9469", "0.0.0.0:1", "[::1]:9469", "[::]:65535",

@@ -174,6 +174,12 @@ TEST_CASE("cron accepts valid specs and keeps them", "[cron]") {
   CHECK(schedule.spec() == "  CRON_TZ=Europe/Berlin 0 */12 * * *  ");
   CHECK(schedule.time_zone_name() == "Europe/Berlin");
   CHECK(CronSchedule::Parse("0 0 * * *", "Asia/Kolkata").time_zone_name() == "Asia/Kolkata");
+  // Calendar retention follows only a zone the spec names.
+  REQUIRE(schedule.prefix_time_zone() != nullptr);
+  CHECK(schedule.prefix_time_zone()->name() == "Europe/Berlin");
+  CHECK(CronSchedule::Parse("TZ=UTC @hourly").prefix_time_zone() != nullptr);
+  CHECK(CronSchedule::Parse("0 0 * * *", "Asia/Kolkata").prefix_time_zone() == nullptr);
+  CHECK(CronSchedule::Parse("@every 1h").prefix_time_zone() == nullptr);
   for (const char* spec :
        {"* * * * *", "? ? ? ? ?", "0-59 0-23 1-31 1-12 0-6", "*/1 * * * *", "0 0 * jan-DEC sun-sat",
         "0\t0 *  * *", "59 23 31 12 6", "0 0 1,15 * *", "*/100 * * * *", "@every 1m30s",

@@ -395,7 +395,7 @@ struct ServiceFixture {
   ServiceFixture() {
     options.node_name = "n1";
     options.scheduled_prefix = "etcd-snapshot";
-    options.scheduled_retention = {{"local", 2}};
+    options.scheduled_retention = {{"local", {.last = 2}}};
     options.metrics = &metrics;
     service = std::make_unique<SnapshotService>(options, datastore,
                                                 std::vector<SnapshotStore*>{&local, &s3}, clock);
@@ -511,7 +511,7 @@ TEST_CASE("delete and prune keep the stored counts current", "[metrics]") {
   CHECK(f.Value("k3s_snapd_stored_snapshots{storage=\"local\"}") == "2");
   CHECK(f.Value("k3s_snapd_stored_snapshots{storage=\"s3\"}") == "2");
 
-  f.service->Prune("on-demand", 1);
+  f.service->Prune("on-demand", {.last = 1});
   CHECK(f.Value("k3s_snapd_stored_snapshots{storage=\"local\"}") == "1");
   CHECK(f.Value("k3s_snapd_stored_snapshots{storage=\"s3\"}") == "1");
 

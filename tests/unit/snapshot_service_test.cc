@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -21,6 +23,7 @@
 #include "datastore/etcd_datastore.h"
 #include "pipeline/age_decrypt_source.h"
 #include "pipeline/age_keys.h"
+#include "schedule/time_zone.h"
 #include "store/local_store.h"
 
 namespace snapd {
@@ -348,6 +351,150 @@ TEST_CASE("a save every store failed names the stores' errors, not etcd", "[serv
         "snapshot on-demand-n1-1800000000: local: write /db/snapshots/x.part: No space left on "
         "device");
   CHECK_THAT(message, !Catch::Contains("etcd"));
+}
+
+namespace {
+
+int64_t Utc(int year, int month, int day, int hour) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  return static_cast<int64_t>(::timegm(&tm));
+}
+
+// Leaves a snapshot as k3s makes it: a file and no record, timed by its name.
+std::string PutK3sSnapshot(const Fixture& f, int64_t t) {
+  const std::string name = FormatSnapshotName("etcd-snapshot", "n1", t);
+  std::ofstream(f.tmp.path + "/db/snapshots/" + name) << "k3s snapshot";
+  return name;
+}
+
+std::set<std::string> StoredNames(LocalStore& store) {
+  std::set<std::string> names;
+  for (const SnapshotRecord& r : store.List()) names.insert(r.name);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("the prune route applies calendar rules, dry runs delete nothing", "[service]") {
+  Fixture f(Compression::kNone, false);
+  std::vector<std::string> names;  // oldest first: two a day, 2026-12-01 to 2026-12-05
+  for (int day = 1; day <= 5; ++day) {
+    for (int hour : {10, 20}) names.push_back(PutK3sSnapshot(f, Utc(2026, 12, day, hour)));
+  }
+  ApiBackend backend;
+  backend.service = f.service.get();
+  backend.jobs = &f.jobs;
+  backend.default_retention = {.last = 1, .daily = 2};
+  ApiRouter router(backend);
+  auto prune = [&](const nlohmann::json& body) {
+    ApiRequest request;
+    request.method = "POST";
+    request.target = "/v1/prune";
+    request.body = body.dump();
+    ApiResponse response = router.Handle(request);
+    REQUIRE(response.status == 200);
+    return nlohmann::json::parse(response.body);
+  };
+  const std::set<std::string> all(names.begin(), names.end());
+
+  nlohmann::json dry = prune({{"name", "etcd-snapshot"}, {"keepDaily", 3}, {"dryRun", true}});
+  CHECK(dry["dryRun"] == true);
+  CHECK(dry["keepDaily"] == 3);
+  CHECK(dry["retention"] == 0);  // a request naming a rule gets only the rules it names
+  REQUIRE(dry["stores"].size() == 1);
+  CHECK(dry["stores"][0]["removed"].empty());
+  const nlohmann::json& decisions = dry["stores"][0]["decisions"];
+  REQUIRE(decisions.size() == 10);
+  std::vector<std::string> would_keep;
+  for (const nlohmann::json& d : decisions) {
+    if (d["keep"] == true) would_keep.push_back(d["name"]);
+  }
+  CHECK(would_keep == std::vector<std::string>{names[9], names[7], names[5]});
+  CHECK(decisions[0]["reason"] == "keep-daily 3 (2026-12-05)");
+  CHECK(decisions[1]["reason"] == "keep-daily 3: a newer one of 2026-12-05 is kept");
+  CHECK(decisions[6]["reason"] == "keep-daily 3: 3 days kept already");
+  CHECK(StoredNames(f.store) == all);
+
+  // The count alone, as k3s's prune: the daemon's calendar rules do not join in.
+  nlohmann::json count = prune({{"name", "etcd-snapshot"}, {"retention", 1}, {"dryRun", true}});
+  CHECK(count["keepDaily"] == 0);
+  int removed = 0;
+  for (const nlohmann::json& d : count["stores"][0]["decisions"]) removed += d["keep"] == false;
+  CHECK(removed == 9);
+
+  // Bad values are refused, naming the field, before anything is deleted.
+  RequireError(
+      [&] {
+        prune({{"keepDaily", -1}});
+      },
+      ErrorKind::kInvalidInput, "\"keepDaily\" must not be negative, got -1");
+  RequireError(
+      [&] {
+        prune({{"keepHourly", "3"}});
+      },
+      ErrorKind::kInvalidInput, "\"keepHourly\" must be an integer");
+  RequireError(
+      [&] {
+        prune({{"keepWeekly", 1.5}});
+      },
+      ErrorKind::kInvalidInput, "\"keepWeekly\" must be an integer");
+  RequireError(
+      [&] {
+        prune({{"keepMonthly", 99999999999}});
+      },
+      ErrorKind::kInvalidInput, "\"keepMonthly\" is out of range: 99999999999");
+  RequireError(
+      [&] {
+        prune({{"retention", -99999999999}});
+      },
+      ErrorKind::kInvalidInput, "\"retention\" is out of range");
+  RequireError(
+      [&] {
+        prune({{"dryRun", "yes"}});
+      },
+      ErrorKind::kInvalidInput, "\"dryRun\" must be true or false");
+  RequireError(
+      [&] {
+        prune({{"keepYearly", 1}});
+      },
+      ErrorKind::kInvalidInput, "unknown field \"keepYearly\"");
+  CHECK(StoredNames(f.store) == all);
+
+  nlohmann::json done = prune({{"name", "etcd-snapshot"}, {"keepDaily", 3}});
+  CHECK(done["dryRun"] == false);
+  CHECK(done["stores"][0]["removed"].size() == 7);
+  CHECK(StoredNames(f.store) == std::set<std::string>{names[9], names[7], names[5]});
+
+  // No rule named: the daemon's (the newest 1, keep-daily 2).
+  nlohmann::json defaults = prune({{"name", "etcd-snapshot"}});
+  CHECK(defaults["retention"] == 1);
+  CHECK(defaults["keepDaily"] == 2);
+  CHECK(defaults["stores"][0]["removed"] == nlohmann::json::array({names[5]}));
+}
+
+TEST_CASE("scheduled retention reads days on the schedule zone's wall clock", "[service]") {
+  Fixture f(Compression::kNone, false);
+  // The save is at 2027-01-15 08:00:10 UTC, 03:00 in New York. The snapshot of 02:00 UTC is
+  // still the 14th there, so keep-daily keeps it as the 14th's newest; in UTC it would share
+  // the 15th with the save and the 14th's would be the one of 12:00.
+  f.clock.now = SystemTime(std::chrono::seconds(Utc(2027, 1, 15, 8)));
+  const std::string late_14th = PutK3sSnapshot(f, Utc(2027, 1, 15, 2));
+  PutK3sSnapshot(f, Utc(2027, 1, 14, 12));
+  PutK3sSnapshot(f, Utc(2027, 1, 13, 12));
+  f.options.scheduled_prefix = "etcd-snapshot";
+  f.options.scheduled_retention = {{"local", {.last = 1, .daily = 2}}};
+  const date::time_zone* new_york = &LocateTimeZone("America/New_York");
+  f.options.retention_clock = [new_york](int64_t t) { return CivilTimeIn(*new_york, t); };
+  SnapshotService service(f.options, f.datastore, {&f.store}, f.clock);
+  f.clock.now += 10s;
+  JobState state =
+      f.jobs.Run("scheduled-save", [&](JobContext& job) { service.ScheduledSave(job); });
+  CHECK(state.state == "succeeded");
+  CHECK(StoredNames(f.store) == std::set<std::string>{state.snapshot, late_14th});
 }
 
 }  // namespace snapd
