@@ -250,6 +250,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
     return self && self->scheduler_ ? self->scheduler_->NextRun() : std::nullopt;
   };
   backend.config_summary = ConfigToJson(c);
+  backend.config_sources = ConfigSourcesToJson(c);
   backend.metrics = &metrics;
   backend.restore_staging_dir = ParentDir(c.snapshot_dir) + "/.restore";
   backend.data_dir = c.data_dir;

@@ -34,8 +34,10 @@ namespace {
 constexpr const char* kUsage = R"(Usage: k3s-snapd [--config-dir DIR] [--KEY=VALUE ...]
 
 Takes scheduled and on-demand etcd snapshots the way `k3s etcd-snapshot` does, and serves the
-control API that snapctl uses. Configuration: every *.yaml in DIR (default /etc/k3s-snapd.d),
-in file-name order, then flags named like the keys (see docs/config-reference.md).
+control API that snapctl uses. Configuration: k3s's own config file for the keys k3s shares
+(key k3s-config, default /etc/rancher/k3s/config.yaml and its config.yaml.d/), then every
+*.yaml in DIR (default /etc/k3s-snapd.d) in file-name order, then flags named like the keys:
+a later source wins (see docs/config-reference.md).
 SIGHUP re-reads the configuration; SIGTERM stops.
 
   --config-dir DIR   read configuration drop-ins from DIR

@@ -5,7 +5,21 @@ namespace snapd {
 
 std::string Config::SourceOf(std::string_view key) const {
   auto it = sources.find(std::string(key));
-  return it == sources.end() ? "default" : it->second;
+  if (it == sources.end()) return "default";
+  const ConfigSource& source = it->second;
+  switch (source.kind) {
+    case ConfigSource::Kind::kEnv:
+      return "env " + source.name;
+    case ConfigSource::Kind::kCredential:
+      return "credential " + source.name;
+    case ConfigSource::Kind::kSecretFile:
+      return "file " + source.name;
+    case ConfigSource::Kind::kK3sConfig:
+    case ConfigSource::Kind::kFile:
+    case ConfigSource::Kind::kFlag:
+      break;
+  }
+  return source.name;
 }
 
 std::string Config::SnapshotCompression() const {

@@ -10,6 +10,20 @@
 
 namespace snapd {
 
+// Where one key's value came from.
+struct ConfigSource {
+  enum class Kind {
+    kK3sConfig,   // k3s's config file or one of its config.yaml.d drop-ins; `name` is its path
+    kFile,        // one of our drop-ins; `name` is its path
+    kFlag,        // `name` is the flag, "--key"
+    kEnv,         // `name` is the environment variable
+    kCredential,  // `name` is the systemd credential
+    kSecretFile,  // `name` is the file a *-file key named
+  };
+  Kind kind;
+  std::string name;
+};
+
 struct S3Config {
   bool enabled = false;                       // etcd-s3
   std::string endpoint = "s3.amazonaws.com";  // etcd-s3-endpoint
@@ -78,11 +92,15 @@ struct Config {
   // state-dir (env STATE_DIRECTORY, set by systemd's StateDirectory=): the daemon's lock and
   // its journal of saves in progress
   std::string state_dir = "/var/lib/k3s-snapd";
+  // k3s-config: k3s's config file, read with its config.yaml.d drop-ins as the lowest layer;
+  // "none" skips it
+  std::string k3s_config = "/etc/rancher/k3s/config.yaml";
   S3Config s3;
-  // Where each key's value came from: "<file path>", "--<flag>", "env AWS_...",
-  // "credential <name>" (systemd), "file <path>" (a *-file key), or "default".
-  std::map<std::string, std::string> sources;
-  std::string SourceOf(std::string_view key) const;  // "default" when unset
+  // Where each key's value came from; a key no source set has no entry (its default).
+  std::map<std::string, ConfigSource> sources;
+  // As errors name it: "<file path>" (ours or k3s's), "--<flag>", "env AWS_...",
+  // "credential <name>" (systemd), "file <path>" (a *-file key), or "default" when unset.
+  std::string SourceOf(std::string_view key) const;
   // "none", "zip" or "zstd": etcd-snapshot-compression when set, else zip when
   // etcd-snapshot-compress is true (k3s's meaning of it).
   std::string SnapshotCompression() const;

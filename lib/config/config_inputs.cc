@@ -1,11 +1,12 @@
-// Gathering BuildConfig's inputs from the system: the config dir, the command line, the
-// environment variables named in the key table, systemd credentials, secret files and the host
-// name.
+// Gathering BuildConfig's inputs from the system: the config dir, k3s's config, the command
+// line, the environment variables named in the key table, systemd credentials, secret files and
+// the host name.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -24,6 +25,13 @@ constexpr std::size_t kMaxSecretFileSize = 64 << 10;
 
 bool IsConfigFileName(const std::string& name) {
   if (name.starts_with('.')) return false;  // editor and package-manager leftovers
+  return name.ends_with(".yaml") || name.ends_with(".yml");
+}
+
+// k3s's test (util.HasSuffixI): any letter case, and dot files are not skipped.
+bool IsK3sConfigFileName(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return name.ends_with(".yaml") || name.ends_with(".yml");
 }
 
@@ -100,6 +108,40 @@ std::vector<ConfigFile> ReadConfigDir(const std::string& dir, bool missing_is_em
   return files;
 }
 
+std::vector<ConfigFile> ReadK3sConfig(const std::string& path) {
+  namespace fs = std::filesystem;
+  constexpr std::string_view kWhat = "k3s config file";
+  std::vector<ConfigFile> files;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (status.type() != fs::file_type::not_found) {
+    files.push_back(ReadFileWithAccess(path, std::string(kWhat), kMaxConfigFileSize));
+  }
+
+  const std::string dir = path + ".d";
+  const fs::file_status dir_status = fs::status(dir, ec);
+  if (dir_status.type() == fs::file_type::not_found) return files;
+  if (ec) throw Error::Permanent("k3s config dir " + dir + ": " + ec.message());
+  if (dir_status.type() != fs::file_type::directory) {
+    throw Error::InvalidInput("k3s config dir " + dir + ": not a directory");
+  }
+  std::vector<std::string> names;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    // As k3s, which skips sub-directories (not symbolic links to them).
+    if (it->symlink_status(type_ec).type() == fs::file_type::directory) continue;
+    std::string name = it->path().filename().string();
+    if (IsK3sConfigFileName(name)) names.push_back(std::move(name));
+  }
+  if (ec) throw Error::Permanent("k3s config dir " + dir + ": cannot list: " + ec.message());
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    files.push_back(ReadFileWithAccess(dir + "/" + name, std::string(kWhat), kMaxConfigFileSize));
+  }
+  return files;
+}
+
 ConfigFile ReadSecretFile(const std::string& path) {
   return ReadFileWithAccess(path, "secret file", kMaxSecretFileSize);
 }
@@ -148,6 +190,10 @@ Config LoadConfig(const std::vector<std::string>& args) {
   ConfigInputs inputs;
   inputs.files = ReadConfigDir(command_line.config_dir, !command_line.config_dir_given);
   inputs.flags = command_line.flags;
+  inputs.daemon_uid = ::geteuid();
+  if (const std::string k3s_config = K3sConfigPath(inputs); k3s_config != "none") {
+    inputs.k3s_files = ReadK3sConfig(k3s_config);
+  }
   for (const ConfigKey& key : ConfigKeys()) {
     if (key.env_var.empty()) continue;
     if (const char* value = std::getenv(std::string(key.env_var).c_str())) {
@@ -158,7 +204,6 @@ Config LoadConfig(const std::vector<std::string>& args) {
     inputs.credentials = ReadCredentials(dir);
   }
   inputs.read_file = ReadSecretFile;
-  inputs.daemon_uid = ::geteuid();
   inputs.hostname = HostName();
   return BuildConfig(inputs);
 }

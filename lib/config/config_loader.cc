@@ -1,5 +1,5 @@
-// The merge of config files, flags, environment and credentials into a Config (BuildConfig):
-// pure except for secret files, read through ConfigInputs::read_file.
+// The merge of config files, flags, environment, credentials and k3s's config into a Config
+// (BuildConfig): pure except for secret files, read through ConfigInputs::read_file.
 #include "config/config_loader.h"
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include "config/config_schema.h"
 #include "config/config_validation.h"
 #include "config/config_value.h"
+#include "config/k3s_config.h"
 #include "core/error.h"
 
 namespace snapd {
@@ -63,15 +64,22 @@ const std::string& StringField(const Config& config, std::string_view name) {
   return std::get<ConfigField<std::string>>(FindConfigKey(name)->field).In(config);
 }
 
-// Whether a file or flag already supplies `name`, directly or through the key naming its file,
-// so that the environment and credentials (the weaker fallbacks) leave it alone.
-bool SuppliedByFileOrFlag(const Config& config, std::string_view name) {
-  if (config.sources.contains(std::string(name))) return true;
+// Whether `name` was set by a source of ours: anything but k3s's config.
+bool SetByUs(const Config& config, std::string_view name) {
+  auto it = config.sources.find(std::string(name));
+  return it != config.sources.end() && it->second.kind != ConfigSource::Kind::kK3sConfig;
+}
+
+// Whether one of our sources (not k3s's config) already supplies `name`, directly or through
+// the key naming its file, so that the weaker sources (environment, then credentials, then
+// k3s's config) leave it alone.
+bool SuppliedByUs(const Config& config, std::string_view name) {
+  if (SetByUs(config, name)) return true;
   for (const SecretFileKey& pair : kSecretFileKeys) {
     if (pair.key == name && !StringField(config, pair.file_key).empty()) return true;
   }
-  // An explicit token-file says where the token is; a token credential must not override it.
-  return name == "token" && !config.token_file.empty();
+  // An explicit token-file says where the token is; a weaker token must not override it.
+  return name == "token" && !config.token_file.empty() && SetByUs(config, "token-file");
 }
 
 std::string ModeText(unsigned mode) {
@@ -200,18 +208,25 @@ std::vector<YAML::Node> ParseYamlDocuments(const ConfigFile& file) {
   }
 }
 
-void ApplyFile(Config& config, const ConfigFile& file, unsigned daemon_uid) {
+// The one YAML mapping `file` holds, or a null node when it is empty or only comments.
+YAML::Node ParseMapping(const ConfigFile& file) {
   const std::vector<YAML::Node> documents = ParseYamlDocuments(file);
   if (documents.size() > 1) {
     throw Error::InvalidInput(file.path + ": holds " + std::to_string(documents.size()) +
                               " YAML documents; expected one");
   }
-  if (documents.empty() || documents.front().IsNull()) return;  // empty or only comments
+  if (documents.empty() || documents.front().IsNull()) return YAML::Node();
   const YAML::Node& root = documents.front();
   if (!root.IsMap()) {
     throw Error::InvalidInput(file.path + ": expected \"key: value\" lines (a mapping), got " +
                               std::string(NodeKindText(root)));
   }
+  return root;
+}
+
+void ApplyFile(Config& config, const ConfigFile& file, unsigned daemon_uid) {
+  const YAML::Node root = ParseMapping(file);
+  if (root.IsNull()) return;
   std::set<std::string> seen;
   std::string secret_key;  // the first secret this file holds, for the access check
   for (const auto& entry : root) {
@@ -236,7 +251,7 @@ void ApplyFile(Config& config, const ConfigFile& file, unsigned daemon_uid) {
         joined += (joined.empty() ? "" : " ") + item.Scalar();
       }
       SetFromText(config, key, joined, where);
-      config.sources[name] = file.path;
+      config.sources[name] = {ConfigSource::Kind::kFile, file.path};
       continue;
     }
     if (!value.IsScalar()) {
@@ -248,7 +263,7 @@ void ApplyFile(Config& config, const ConfigFile& file, unsigned daemon_uid) {
       throw Error::InvalidInput(message);
     }
     SetFromText(config, key, value.Scalar(), where);
-    config.sources[name] = file.path;
+    config.sources[name] = {ConfigSource::Kind::kFile, file.path};
     if (key.secret && secret_key.empty() && !value.Scalar().empty()) secret_key = name;
   }
   if (secret_key.empty()) return;
@@ -288,19 +303,20 @@ void ApplyFlags(Config& config, const std::vector<std::string>& flags) {
       throw Error::InvalidInput(flag + ": needs a value (" + flag + "=VALUE)");
     }
     SetFromText(config, *key, value, flag);
-    config.sources[std::string(key->name)] = flag;
+    config.sources[std::string(key->name)] = {ConfigSource::Kind::kFlag, flag};
   }
 }
 
-// k3s's flags take AWS_* as their default, so the environment loses to files and flags.
+// k3s's flags take AWS_* as their default, so the environment loses to files and flags (but
+// not to k3s's config, which comes after it).
 void ApplyEnvironment(Config& config, const std::map<std::string, std::string>& env) {
   for (const ConfigKey& key : ConfigKeys()) {
-    if (key.env_var.empty() || SuppliedByFileOrFlag(config, key.name)) continue;
+    if (key.env_var.empty() || SuppliedByUs(config, key.name)) continue;
     auto it = env.find(std::string(key.env_var));
     if (it == env.end() || it->second.empty()) continue;
-    const std::string source = "env " + std::string(key.env_var);
-    SetFromText(config, key, it->second, source + ": " + std::string(key.name));
-    config.sources[std::string(key.name)] = source;
+    SetFromText(config, key, it->second,
+                "env " + std::string(key.env_var) + ": " + std::string(key.name));
+    config.sources[std::string(key.name)] = {ConfigSource::Kind::kEnv, std::string(key.env_var)};
   }
 }
 
@@ -320,15 +336,14 @@ void CheckSecretFileKeys(const Config& config) {
 void ApplyCredentials(Config& config, const std::map<std::string, std::string>& credentials) {
   for (const auto& [name, text] : credentials) {
     const ConfigKey* key = FindConfigKey(name);
-    if (key == nullptr || !key->secret || SuppliedByFileOrFlag(config, name)) continue;
-    const std::string source = "credential " + name;
-    StringField(config, name) = SecretFromFileText(text, source);
-    config.sources[name] = source;
+    if (key == nullptr || !key->secret || SuppliedByUs(config, name)) continue;
+    StringField(config, name) = SecretFromFileText(text, "credential " + name);
+    config.sources[name] = {ConfigSource::Kind::kCredential, name};
   }
 }
 
-// Last, once ValidateConfig has checked the paths are absolute. The environment and
-// credentials have left these keys alone (SuppliedByFileOrFlag).
+// Last, once ValidateConfig has checked the paths are absolute. The environment, credentials
+// and k3s's config have left these keys alone (SuppliedByUs).
 void ApplySecretFiles(Config& config, const ConfigInputs& inputs) {
   for (const SecretFileKey& pair : kSecretFileKeys) {
     const std::string path = StringField(config, pair.file_key);
@@ -345,19 +360,116 @@ void ApplySecretFiles(Config& config, const ConfigInputs& inputs) {
       throw Error::InvalidInput(where + ": " + path + " " + problem);
     }
     StringField(config, pair.key) = SecretFromFileText(file.text, where + ": " + path);
-    config.sources[std::string(pair.key)] = "file " + path;
+    config.sources[std::string(pair.key)] = {ConfigSource::Kind::kSecretFile, path};
   }
+}
+
+// k3s's config is read whatever its mode, by k3s; a file of it that holds a secret the daemon
+// takes must still be private, as our drop-ins must.
+void CheckK3sFileAccess(const ConfigFile& file, const YAML::Node& root, unsigned daemon_uid) {
+  if (!root.IsMap()) return;
+  for (const auto& entry : root) {
+    if (!entry.first.IsScalar()) continue;
+    std::string name = entry.first.Scalar();
+    if (name.ends_with('+')) name.pop_back();
+    const ConfigKey* key = FindK3sConfigKey(name);
+    if (key == nullptr || !key->secret) continue;
+    const YAML::Node& value = entry.second;
+    const bool holds = value.IsScalar() ? !value.Scalar().empty() : value.size() > 0;
+    if (!holds) continue;
+    if (std::string problem = AccessProblem(file, daemon_uid); !problem.empty()) {
+      throw Error::InvalidInput(file.path + ": holds " + std::string(key->name) + " but " +
+                                problem);
+    }
+    return;
+  }
+}
+
+void ResetToDefault(Config& config, const ConfigKey& key) {
+  static const Config kDefaults;
+  std::visit([&](const auto& field) { field.In(config) = field.In(kDefaults); }, key.field);
+  config.sources.erase(std::string(key.name));
+}
+
+// The lowest layer: the keys k3s's config sets (merged by k3s's rules) that the daemon takes
+// and none of our sources supplies.
+void ApplyK3sConfig(Config& config, const ConfigInputs& inputs) {
+  ValidateConfigKey(config, "k3s-config");
+  const std::string& path = config.k3s_config;
+  for (const ConfigFile& file : inputs.k3s_files) {
+    if (path == "none" || (file.path != path && !file.path.starts_with(path + ".d/"))) {
+      throw Error::Permanent(file.path + ": given as k3s's config, but k3s-config is " + path);
+    }
+  }
+  if (path == "none") return;
+  if (inputs.k3s_files.empty()) {
+    if (!SetByUs(config, "k3s-config")) return;  // k3s's default file: fine without it
+    throw Error::InvalidInput(WhereSet(config, "k3s-config") + ": " + path +
+                              " does not exist, nor does any *.yaml in " + path + ".d/");
+  }
+  std::vector<K3sConfigDocument> documents;
+  for (const ConfigFile& file : inputs.k3s_files) {
+    documents.push_back({file.path, ParseMapping(file)});
+    CheckK3sFileAccess(file, documents.back().root, inputs.daemon_uid);
+  }
+  for (const K3sConfigFlag& flag : MergeK3sConfig(documents)) {
+    const ConfigKey* key = FindK3sConfigKey(flag.key);
+    if (key == nullptr || SuppliedByUs(config, key->name)) continue;
+    const std::string where = flag.file + ": " + flag.key;
+    if (!flag.value.IsNull() && !flag.value.IsScalar()) {
+      throw Error::InvalidInput(where + ": expected " + std::string(ExpectedText(TypeOf(*key))) +
+                                ", got " + std::string(NodeKindText(flag.value)));
+    }
+    const std::string text = flag.value.IsNull() ? "" : flag.value.Scalar();
+    // k3s takes an empty string (or no value) as "use the default" for these keys.
+    if (text.empty() && TypeOf(*key) == ValueType::kString) {
+      ResetToDefault(config, *key);
+      continue;
+    }
+    SetFromText(config, *key, text, where);
+    config.sources[std::string(key->name)] = {ConfigSource::Kind::kK3sConfig, flag.file};
+  }
+}
+
+void ApplyOurFilesAndFlags(Config& config, const ConfigInputs& inputs) {
+  for (const ConfigFile& file : inputs.files) ApplyFile(config, file, inputs.daemon_uid);
+  ApplyFlags(config, inputs.flags);
+}
+
+nlohmann::json SourceToJson(const ConfigSource& source) {
+  switch (source.kind) {
+    case ConfigSource::Kind::kK3sConfig:
+      return {{"from", "k3s-config"}, {"file", source.name}};
+    case ConfigSource::Kind::kFile:
+      return {{"from", "drop-in"}, {"file", source.name}};
+    case ConfigSource::Kind::kFlag:
+      return {{"from", "flag"}, {"flag", source.name}};
+    case ConfigSource::Kind::kEnv:
+      return {{"from", "env"}, {"variable", source.name}};
+    case ConfigSource::Kind::kCredential:
+      return {{"from", "credential"}, {"credential", source.name}};
+    case ConfigSource::Kind::kSecretFile:
+      return {{"from", "secret-file"}, {"file", source.name}};
+  }
+  return {{"from", "unknown"}};
 }
 
 }  // namespace
 
+std::string K3sConfigPath(const ConfigInputs& inputs) {
+  Config config;
+  ApplyOurFilesAndFlags(config, inputs);
+  ValidateConfigKey(config, "k3s-config");
+  return config.k3s_config;
+}
+
 Config BuildConfig(const ConfigInputs& inputs) {
   Config config;
-  for (const ConfigFile& file : inputs.files) ApplyFile(config, file, inputs.daemon_uid);
-  ApplyFlags(config, inputs.flags);
+  ApplyOurFilesAndFlags(config, inputs);
   CheckSecretFileKeys(config);
   ApplyEnvironment(config, inputs.env);
   ApplyCredentials(config, inputs.credentials);
+  ApplyK3sConfig(config, inputs);
   ResolveDerivedDefaults(config, inputs.hostname);
   ValidateConfig(config);
   ApplySecretFiles(config, inputs);
@@ -383,6 +495,16 @@ nlohmann::json ConfigToJson(const Config& config) {
           }
         },
         key.field);
+  }
+  return out;
+}
+
+nlohmann::json ConfigSourcesToJson(const Config& config) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const ConfigKey& key : ConfigKeys()) {
+    auto it = config.sources.find(std::string(key.name));
+    out[std::string(key.name)] =
+        it == config.sources.end() ? nlohmann::json{{"from", "default"}} : SourceToJson(it->second);
   }
   return out;
 }

@@ -1,5 +1,6 @@
-// Turns YAML drop-in files, command-line flags and environment into one validated Config.
-// BuildConfig is pure; ReadConfigDir and LoadConfig are the thin I/O around it.
+// Turns k3s's config file, our YAML drop-in files, command-line flags and environment into one
+// validated Config. BuildConfig is pure; ReadConfigDir, ReadK3sConfig and LoadConfig are the
+// thin I/O around it.
 #pragma once
 
 #include <functional>
@@ -26,7 +27,11 @@ struct ConfigFile {
 };
 
 struct ConfigInputs {
-  std::vector<ConfigFile> files;  // already in file-name order; a later file wins
+  // k3s's config as ReadK3sConfig returns it for the k3s-config that K3sConfigPath names (the
+  // main file when it exists, then its config.yaml.d drop-ins); empty for "none" or when none
+  // of them exists. Only the keys FindK3sConfigKey knows are taken; the rest is ignored.
+  std::vector<ConfigFile> k3s_files;
+  std::vector<ConfigFile> files;  // our drop-ins, already in file-name order; a later file wins
   // e.g. {"--etcd-snapshot-retention=3", "--etcd-s3", "--node-name", "n1"}; flags win over files
   std::vector<std::string> flags;
   std::map<std::string, std::string> env;  // only the variables named in the key table are read
@@ -40,16 +45,28 @@ struct ConfigInputs {
   unsigned daemon_uid = 0;  // besides root, the owner allowed for files holding secrets
 };
 
-// Merges files, then flags, then environment and credential fallbacks; resolves
-// data-dir-derived defaults, validates, then reads the secrets *-file keys name. Throws
-// Error::InvalidInput with one line naming the file or flag and the key, never a secret.
+// Merges our files, then flags, then environment and credential fallbacks, then k3s's config
+// for the keys none of those set (so ours always win); resolves data-dir-derived defaults,
+// validates, then reads the secrets *-file keys name. Throws Error::InvalidInput with one line
+// naming the file or flag and the key, never a secret.
 Config BuildConfig(const ConfigInputs& inputs);
+
+// The k3s-config our drop-ins and flags choose (inputs.files and inputs.flags only): an
+// absolute path, or "none". LoadConfig reads it before BuildConfig. Throws as BuildConfig does
+// for a problem in our files or flags.
+std::string K3sConfigPath(const ConfigInputs& inputs);
 
 // Every *.yaml and *.yml file in `dir` (names starting with '.' skipped), sorted by file name,
 // with its mode and owner. A missing `dir` is an empty list when `missing_is_empty` (the
 // default dir), else an error; an unreadable file or one that is not a regular file is an
 // error naming it.
 std::vector<ConfigFile> ReadConfigDir(const std::string& dir, bool missing_is_empty = false);
+
+// k3s's config as k3s finds it: `path` when it exists, then every *.yaml and *.yml (any letter
+// case, dot files included) directly in `path`.d, sorted by file name, each with its mode and
+// owner. A missing file or dir is left out; anything else that cannot be read is an error
+// naming it.
+std::vector<ConfigFile> ReadK3sConfig(const std::string& path);
 
 // A regular file of at most 64 KiB (a secret, not a data file), with its mode and owner.
 // Symbolic links are followed; the mode is the target's.
@@ -69,12 +86,18 @@ struct CommandLine {
 // Takes `--config-dir DIR` / `--config-dir=DIR` out of `args` (the program name excluded).
 CommandLine SplitCommandLine(const std::vector<std::string>& args);
 
-// The whole load for the daemon: command line, config dir, process environment (AWS_* and
-// $CREDENTIALS_DIRECTORY), host name, effective uid.
+// The whole load for the daemon: command line, config dir, k3s's config, process environment
+// (AWS_* and $CREDENTIALS_DIRECTORY), host name, effective uid.
 Config LoadConfig(const std::vector<std::string>& args);
 
 // Every key's value for `snapctl status` and debugging. Secrets are "(set)" or "", never the
 // value.
 nlohmann::json ConfigToJson(const Config& config);
+
+// Where every key's value came from, for `snapctl status -o json`: key -> {"from": "default"},
+// {"from": "k3s-config" or "drop-in" or "secret-file", "file": PATH}, {"from": "flag",
+// "flag": "--key"}, {"from": "env", "variable": NAME} or {"from": "credential",
+// "credential": NAME}. Never a value.
+nlohmann::json ConfigSourcesToJson(const Config& config);
 
 }  // namespace snapd

@@ -16,6 +16,10 @@ constexpr bool kPlain = false;
 
 // name, field, default, k3s key, env fallback, secret, choices, check, description
 const std::array kConfigKeys = std::to_array<ConfigKey>({
+    {"k3s-config", Top(&Config::k3s_config), "/etc/rancher/k3s/config.yaml", "", "", kPlain, "",
+     VC::kAbsolutePathOrNone,
+     "k3s's config file: it and its config.yaml.d/*.yaml are the lowest layer, below our "
+     "drop-ins and flags; \"none\" skips it"},
     {"data-dir", Top(&Config::data_dir), "/var/lib/rancher/k3s", "data-dir", "", kPlain, "",
      VC::kAbsolutePath, "k3s data directory; the other paths default to files under it"},
     {"etcd-snapshot-dir", Top(&Config::snapshot_dir), "${data-dir}/server/db/snapshots",
@@ -174,6 +178,17 @@ std::span<const ConfigKey> ConfigKeys() {
 const ConfigKey* FindConfigKey(std::string_view name) {
   for (const ConfigKey& key : kConfigKeys) {
     if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
+const ConfigKey* FindK3sConfigKey(std::string_view k3s_name) {
+  // k3s's flags "data-dir,d" and "token,t": its config file may use the short names.
+  if (k3s_name == "d") k3s_name = "data-dir";
+  if (k3s_name == "t") k3s_name = "token";
+  if (k3s_name.empty() || k3s_name == "etcd-disable-snapshots") return nullptr;
+  for (const ConfigKey& key : kConfigKeys) {
+    if (key.k3s_name == k3s_name) return &key;
   }
   return nullptr;
 }

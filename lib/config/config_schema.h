@@ -53,6 +53,7 @@ enum class ValueCheck {
   kHostPort,              // "" or host:port, host an IP ([v6] in brackets) or a DNS name
   kGroup,                 // "" or a group name or number
   kAgeRecipients,         // "" or age1... recipients separated by spaces or commas
+  kAbsolutePathOrNone,    // starts with '/', or is "none"
 };
 
 struct ConfigKey {
@@ -74,6 +75,11 @@ std::span<const ConfigKey> ConfigKeys();
 
 // The key named `name`, or nullptr.
 const ConfigKey* FindConfigKey(std::string_view name);
+
+// The key that k3s's config file sets under `k3s_name` (or its short alias: "d" for data-dir,
+// "t" for token) and that the daemon takes from it (see k3s-config), or nullptr: every key with
+// a k3s equivalent but etcd-disable-snapshots, which tells k3s itself not to schedule.
+const ConfigKey* FindK3sConfigKey(std::string_view k3s_name);
 
 // The known key closest to `name` within edit distance 2, or "" if none is that close.
 std::string_view ClosestConfigKey(std::string_view name);

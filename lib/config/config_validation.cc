@@ -239,6 +239,11 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
                 return "must be an absolute path, got " + QuoteForMessage(value);
               }
               return "";
+            case ValueCheck::kAbsolutePathOrNone:
+              if (!value.starts_with('/') && value != "none") {
+                return "must be an absolute path or none, got " + QuoteForMessage(value);
+              }
+              return "";
             case ValueCheck::kOptionalAbsolutePath:
               if (!value.empty() && !value.starts_with('/')) {
                 return "must be an absolute path, got " + QuoteForMessage(value);
@@ -279,6 +284,11 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
       key.field);
 }
 
+void ThrowIfInvalid(const ConfigKey& key, const Config& config) {
+  const std::string problem = CheckValue(key, config);
+  if (!problem.empty()) throw Error::InvalidInput(WhereSet(config, key.name) + ": " + problem);
+}
+
 }  // namespace
 
 std::string WhereSet(const Config& config, std::string_view name) {
@@ -304,11 +314,14 @@ void ResolveDerivedDefaults(Config& config, const std::string& hostname) {
   if (!config.sources.contains("node-name")) config.node_name = hostname;
 }
 
+void ValidateConfigKey(const Config& config, std::string_view name) {
+  const ConfigKey* key = FindConfigKey(name);
+  if (key == nullptr) throw Error::Permanent("no config key " + std::string(name));
+  ThrowIfInvalid(*key, config);
+}
+
 void ValidateConfig(const Config& config) {
-  for (const ConfigKey& key : ConfigKeys()) {
-    const std::string problem = CheckValue(key, config);
-    if (!problem.empty()) throw Error::InvalidInput(WhereSet(config, key.name) + ": " + problem);
-  }
+  for (const ConfigKey& key : ConfigKeys()) ThrowIfInvalid(key, config);
   if (config.snapshot_compress && config.snapshot_compression == "none") {
     throw Error::InvalidInput(WhereSet(config, "etcd-snapshot-compress") + " is true but " +
                               WhereSet(config, "etcd-snapshot-compression") + " is none; keep one");

@@ -18,4 +18,7 @@ std::string WhereSet(const Config& config, std::string_view key);
 // Throws Error::InvalidInput on the first key whose value is not acceptable.
 void ValidateConfig(const Config& config);
 
+// The same check of one key alone.
+void ValidateConfigKey(const Config& config, std::string_view name);
+
 }  // namespace snapd

@@ -198,6 +198,7 @@ ApiResponse ApiRouter::Status() {
       {"job", running ? JobToJson(*running) : nlohmann::json(nullptr)},
       {"storage", backend_.storage_status ? backend_.storage_status() : nlohmann::json::array()},
       {"config", backend_.config_summary},
+      {"configSources", backend_.config_sources},
   };
   if (backend_.etcd != nullptr) {
     // The etcd section as before the datastore one existed, for clients that read it.

@@ -41,6 +41,8 @@ struct ApiBackend {
   std::function<std::shared_ptr<const void>()> retain;
   // Extra, already-redacted facts shown in status under "config".
   nlohmann::json config_summary;
+  // Where each of those values came from, shown under "configSources" (never a value).
+  nlohmann::json config_sources;
   // What GET /metrics renders; null answers it 404.
   const SnapshotMetrics* metrics = nullptr;
   // Restore: where snapshots are staged, and the k3s facts snapctl needs for the host steps.

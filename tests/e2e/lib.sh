@@ -153,11 +153,12 @@ SNAPSHOT_DIR="$T/data/server/db/snapshots"
 STATE_DIR="$T/state"
 mkdir -p "$T/conf"
 
-# start_daemon [FLAG...]: starts k3s-snapd against $ETCD_URL with its files under $T.
+# start_daemon [FLAG...]: starts k3s-snapd against $ETCD_URL with its files under $T. A k3s
+# installed on the machine is not read (--k3s-config none), unless FLAG names a k3s config.
 start_daemon() {
-  "$K3S_SNAPD" --config-dir "$T/conf" --data-dir "$T/data" --node-name e2e-node \
-    --etcd-endpoint "${ETCD_URL:-http://127.0.0.1:1}" --control-socket "$K3S_SNAPD_SOCKET" \
-    --state-dir "$STATE_DIR" "$@" >>"$T/daemon.log" 2>&1 &
+  "$K3S_SNAPD" --config-dir "$T/conf" --k3s-config none --data-dir "$T/data" \
+    --node-name e2e-node --etcd-endpoint "${ETCD_URL:-http://127.0.0.1:1}" \
+    --control-socket "$K3S_SNAPD_SOCKET" --state-dir "$STATE_DIR" "$@" >>"$T/daemon.log" 2>&1 &
   DAEMON_PID=$!
   PIDS+=("$DAEMON_PID")
   wait_for 15 test -S "$K3S_SNAPD_SOCKET" || fail "k3s-snapd did not create its socket"

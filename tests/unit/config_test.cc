@@ -832,7 +832,7 @@ TEST_CASE("LoadConfig reads drop-ins, secret files and $CREDENTIALS_DIRECTORY", 
   std::string error;
   Config config;
   try {
-    config = LoadConfig({"--config-dir", conf});
+    config = LoadConfig({"--config-dir", conf, "--k3s-config=none"});
   } catch (const Error& e) {
     error = e.what();
   }
@@ -844,7 +844,7 @@ TEST_CASE("LoadConfig reads drop-ins, secret files and $CREDENTIALS_DIRECTORY", 
   CHECK(config.SourceOf("etcd-s3-access-key") == "credential etcd-s3-access-key");
 
   REQUIRE(::chmod(secret.c_str(), 0644) == 0);
-  CHECK_THROWS_WITH(LoadConfig({"--config-dir", conf}),
+  CHECK_THROWS_WITH(LoadConfig({"--config-dir", conf, "--k3s-config=none"}),
                     Catch::Contains("has mode 0644") && Catch::Contains("chmod 600 " + secret));
 }
 
