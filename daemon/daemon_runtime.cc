@@ -142,12 +142,18 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   endpoint.url = target.kind == DatastoreKind::kEtcd ? target.etcd_url : c.etcd_endpoint;
   endpoint.stall_timeout = c.etcd_stall_timeout;
   if (endpoint.url.starts_with("https://")) endpoint.tls = EtcdTls(c);
+  // Every transport's client also makes the coordination calls (which server uploads a run).
+  EtcdCoordinationClient* coordination = nullptr;
+  auto use = [&](auto client) {
+    coordination = client.get();
+    r.etcd_ = std::move(client);
+  };
   if (c.etcd_transport == "gateway") {
-    r.etcd_ = std::make_unique<GatewayEtcdClient>(endpoint);
+    use(std::make_unique<GatewayEtcdClient>(endpoint));
   } else if (c.etcd_transport == "grpc") {
-    r.etcd_ = std::make_unique<GrpcEtcdClient>(endpoint);
+    use(std::make_unique<GrpcEtcdClient>(endpoint));
   } else {
-    r.etcd_ = std::make_unique<AutoEtcdClient>(endpoint);
+    use(std::make_unique<AutoEtcdClient>(endpoint));
   }
   if (target.kind == DatastoreKind::kSqlite) {
     r.datastore_ = std::make_unique<SqliteDatastore>(target.sqlite_path, c.state_dir);
@@ -188,6 +194,17 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
 
   SnapshotServiceOptions options;
   options.node_name = c.node_name;
+  // Several servers of one etcd cluster, one S3 destination: one of them uploads each run.
+  if (target.kind == DatastoreKind::kEtcd && c.s3.enabled && c.s3.upload_by == "one-server" &&
+      r.schedule_) {
+    UploadCoordinatorOptions coordinated;
+    coordinated.node_name = c.node_name;
+    coordinated.destination_id =
+        S3DestinationId(c.s3.endpoint, c.s3.bucket, CleanS3Folder(c.s3.folder));
+    r.upload_coordinator_ =
+        std::make_unique<UploadCoordinator>(*r.etcd_, *coordination, coordinated);
+    options.upload_coordinator = r.upload_coordinator_.get();
+  }
   const bool sqlite = target.kind == DatastoreKind::kSqlite;
   // SQLite snapshots never take etcd's default names; a prefix the user set is theirs.
   const std::string scheduled_prefix = sqlite && c.SourceOf("etcd-snapshot-name") == "default"
@@ -218,13 +235,13 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
 
   if (r.schedule_) {
     std::weak_ptr<DaemonRuntime> weak = runtime;
-    r.scheduler_ = std::make_unique<Scheduler>(*r.schedule_, clock, [weak, &jobs](SystemTime) {
+    r.scheduler_ = std::make_unique<Scheduler>(*r.schedule_, clock, [weak, &jobs](SystemTime fire) {
       std::shared_ptr<DaemonRuntime> self = weak.lock();
       if (!self) return;
       try {
         // The job keeps this runtime alive even if a reload replaces it meanwhile.
         jobs.Start("scheduled-save",
-                   [self](JobContext& job) { self->service_->ScheduledSave(job); });
+                   [self, fire](JobContext& job) { self->service_->ScheduledSave(job, fire); });
       } catch (const Error& e) {
         spdlog::warn("skipping scheduled snapshot: {}", e.what());
       }
@@ -243,6 +260,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   backend.on_demand_prefix = std::string(sqlite ? kSqliteOnDemandPrefix : kOnDemandPrefix);
   backend.default_retention = ScheduledRetention(c, c.snapshot_retention);
   backend.schedule = r.schedule_ ? r.schedule_->spec() : "";
+  backend.upload_by = r.upload_coordinator_ ? "one-server" : "";
   std::weak_ptr<DaemonRuntime> weak = runtime;
   backend.retain = [weak]() -> std::shared_ptr<const void> { return weak.lock(); };
   backend.next_run = [weak]() -> std::optional<SystemTime> {
@@ -322,6 +340,28 @@ void DaemonRuntime::Start() {
     });
   }
   if (s3_health_) s3_health_->Start();
+  if (upload_coordinator_) {
+    // Runs another server claimed: taken over here when that server gives up before ready.
+    std::weak_ptr<DaemonRuntime> weak = weak_from_this();
+    upload_followup_ = std::make_unique<PeriodicTask>(
+        "follow-up of uploads claimed by other servers",
+        [weak] {
+          std::shared_ptr<DaemonRuntime> self = weak.lock();
+          if (!self) return;
+          self->service_->FollowPendingUploads([&self](const PendingUpload& pending) {
+            try {
+              self->jobs_.Start("scheduled-upload", [self, pending](JobContext& job) {
+                self->service_->TakeOverUpload(job, pending);
+              });
+              return true;
+            } catch (const Error&) {
+              return false;  // another job runs: next time
+            }
+          });
+        },
+        std::chrono::seconds(1));
+    upload_followup_->Start(std::chrono::seconds(1));
+  }
   if (scheduler_) scheduler_->Start();
   const Config& c = config_;
   spdlog::info("node {}, {} {}, snapshots in {}", c.node_name, datastore_->Kind(),
@@ -344,6 +384,7 @@ void DaemonRuntime::Stop() {
   if (s3_upkeep_) s3_upkeep_->Stop();
   if (local_upkeep_) local_upkeep_->Stop();
   if (scheduler_) scheduler_->Stop();
+  if (upload_followup_) upload_followup_->Stop();
   if (s3_health_) s3_health_->Stop();
   if (etcd_health_) etcd_health_->Stop();
 }

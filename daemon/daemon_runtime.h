@@ -73,11 +73,13 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   std::unique_ptr<LocalStore> local_;
   std::unique_ptr<S3Store> s3_;
   std::unique_ptr<StoreHealth> s3_health_;
+  std::unique_ptr<UploadCoordinator> upload_coordinator_;  // one-server uploads; else null
   std::unique_ptr<SnapshotService> service_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ApiRouter> router_;
   std::unique_ptr<PeriodicTask> local_upkeep_;
   std::unique_ptr<PeriodicTask> s3_upkeep_;
+  std::unique_ptr<PeriodicTask> upload_followup_;  // with upload_coordinator_
 };
 
 }  // namespace snapd

@@ -439,6 +439,19 @@ int Status(Invocation& in) {
   } else {
     std::cout << "schedule:      disabled\n";
   }
+  if (const nlohmann::json& upload = schedule.value("lastUpload", nlohmann::json());
+      upload.is_object()) {
+    // Several servers, one uploader per run: which one had the newest run.
+    std::string state = TextOr(upload, "state", "");
+    std::cout << "s3 upload:     run of " << TimeWithAge(TextOr(upload, "fireTime", ""), now) << " "
+              << (state == "ready"    ? "uploaded by "
+                  : state == "failed" ? "FAILED on "
+                                      : "being uploaded by ")
+              << TextOr(upload, "node", "?");
+    if (!TextOr(upload, "snapshot", "").empty())
+      std::cout << " (" << TextOr(upload, "snapshot", "") << ")";
+    std::cout << "\n";
+  }
   if (s["lastSuccess"].is_object()) {
     std::cout << "last success:  " << TimeWithAge(TextOr(s["lastSuccess"], "time", ""), now) << " "
               << TextOr(s["lastSuccess"], "snapshot", "") << "\n";

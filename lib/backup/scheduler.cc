@@ -83,7 +83,7 @@ void Scheduler::Loop() {
     after = fire;
     lock.unlock();
     try {
-      on_fire_(fire);
+      on_fire_(schedule_.RunOf(fire));
     } catch (const std::exception& e) {
       spdlog::error("scheduled snapshot: {}", e.what());
     }

@@ -25,7 +25,8 @@ class Scheduler {
   // A delay in [0, limit]; the default draws it uniformly at random.
   using Jitter = std::function<std::chrono::milliseconds(std::chrono::milliseconds limit)>;
 
-  // `on_fire` gets the cron time it fires for (the same on every server with this schedule).
+  // `on_fire` gets the run it fires for (CronSchedule::RunOf: the same on every server with
+  // this schedule).
   Scheduler(CronSchedule schedule, const Clock& clock, std::function<void(SystemTime)> on_fire,
             Jitter jitter = {});
   ~Scheduler();

@@ -105,21 +105,26 @@ std::string SnapshotService::UniqueName(const std::string& prefix) {
 }
 
 void SnapshotService::Save(const std::string& prefix, JobContext& job) {
-  SaveTo(prefix, job, false);
+  SaveTo(prefix, job, false, stores_);
 }
 
 std::vector<SnapshotStore*> SnapshotService::SaveTo(const std::string& prefix, JobContext& job,
-                                                    bool retention_follows) {
+                                                    bool retention_follows,
+                                                    const std::vector<SnapshotStore*>& stores,
+                                                    std::string* name) {
   ValidateNamePrefix(prefix, "snapshot name prefix");
   const auto started = std::chrono::steady_clock::now();
   SaveOutcome outcome;
+  outcome.targets = stores;
   try {
     SaveStreaming(prefix, job, outcome);
   } catch (...) {
+    if (name != nullptr) *name = outcome.name;
     RecordSave(outcome, false, std::chrono::steady_clock::now() - started, retention_follows);
     throw;
   }
   RecordSave(outcome, true, std::chrono::steady_clock::now() - started, retention_follows);
+  if (name != nullptr) *name = outcome.name;
   return outcome.stored;
 }
 
@@ -127,7 +132,7 @@ void SnapshotService::RecordSave(const SaveOutcome& outcome, bool succeeded,
                                  std::chrono::duration<double> took, bool retention_follows) {
   SnapshotMetrics* metrics = options_.metrics;
   if (metrics == nullptr) return;
-  for (SnapshotStore* store : stores_) {
+  for (SnapshotStore* store : outcome.targets) {
     bool stored =
         std::find(outcome.stored.begin(), outcome.stored.end(), store) != outcome.stored.end();
     metrics->StoreSaveResult(std::string(store->Kind()), stored);
@@ -157,7 +162,7 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
     name = EncodedSnapshotName(UniqueName(prefix), encoding);
     targets.clear();
     bool taken = false;
-    for (SnapshotStore* store : stores_) {
+    for (SnapshotStore* store : outcome.targets) {
       SaveTarget target{store, nullptr, ""};
       try {
         target.writer = store->Create(name);
@@ -178,6 +183,7 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
     if (t.writer) t.writer->WatchCancel(job.cancel());
   }
   job.SetSnapshot(name);
+  outcome.name = name;
   const int64_t created_at = last_name_time_;
   spdlog::info("saving snapshot {}", name);
   if (std::all_of(targets.begin(), targets.end(), [](auto& t) { return !t.error.empty(); })) {
@@ -289,21 +295,6 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
     throw Error::Transient("snapshot " + name + " kept in " + kept + " but not stored in " +
                            errors);
   }
-}
-
-void SnapshotService::ScheduledSave(JobContext& job) {
-  std::vector<SnapshotStore*> stored = SaveTo(options_.scheduled_prefix, job, true);
-  for (SnapshotStore* store : stored) {
-    auto it = options_.scheduled_retention.find(store->Kind());
-    if (it == options_.scheduled_retention.end()) continue;
-    PruneReport report = PruneStore(*store, options_.scheduled_prefix, it->second);
-    for (const std::string& error : report.errors) {
-      spdlog::warn("retention in {}: {}", report.storage, error);
-    }
-  }
-  // Leftovers of interrupted saves are swept after a good scheduled save (and at start), not
-  // before each save: a slow or unreachable S3 must not delay the local snapshot.
-  RemoveIncomplete();
 }
 
 std::string SnapshotService::SealedToken(const std::string& name) {

@@ -8,12 +8,14 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "backup/job_runner.h"
 #include "backup/snapshot_reader.h"
+#include "coordination/upload_coordinator.h"
 #include "core/clock.h"
 #include "datastore/datastore.h"
 #include "metrics/snapshot_metrics.h"
@@ -51,6 +53,27 @@ struct SnapshotServiceOptions {
   // A private directory where verify decodes a SQLite snapshot to check it (the daemon's
   // state-dir); "" fails such a verify.
   std::string scratch_dir;
+  // Set on a server of an etcd cluster with etcd-s3-upload-by one-server: which server uploads
+  // each scheduled run to S3. Null: every server uploads its own (k3s's way). Must outlive the
+  // service.
+  UploadCoordinator* upload_coordinator = nullptr;
+};
+
+// A scheduled run whose upload another server claimed: this server's snapshot of it stays
+// local, ready to be uploaded if that server gives up.
+struct PendingUpload {
+  int64_t fire_unix = 0;
+  std::string snapshot;  // this server's copy of the run, in the local store
+  std::string holder;    // the server holding the claim when last seen
+  SystemTime since;
+};
+
+// Who uploaded the newest scheduled run, as this server knows it.
+struct ScheduledUploadStatus {
+  int64_t fire_unix = 0;  // 0: no run coordinated yet
+  std::string node;
+  std::string snapshot;  // "" while uploading
+  std::string state;     // "ready", "uploading" or "failed"
 };
 
 // The outcome of verifying one stored copy of a snapshot.
@@ -97,8 +120,20 @@ class SnapshotService {
   // reached some stores but not all, the stored copies stay and it throws naming the failures.
   void Save(const std::string& prefix, JobContext& job);
   // A scheduled save: Save with the scheduled prefix, then retention of that prefix in every
-  // store that took the snapshot. Retention never runs after a failed save.
-  void ScheduledSave(JobContext& job);
+  // store that took the snapshot. Retention never runs after a failed save. With an upload
+  // coordinator, the run at `fire` (its cron time) goes to S3 only from the server that claims
+  // it; the others keep theirs locally as a PendingUpload. A learner takes none.
+  void ScheduledSave(JobContext& job, SystemTime fire);
+  void ScheduledSave(JobContext& job) { ScheduledSave(job, clock_.Now()); }
+  // Looks at the claim of every pending upload: done ones are dropped, and for one whose holder
+  // gave up, `start_takeover` is asked to run TakeOverUpload as a job (it returns false when it
+  // cannot start it now: it is asked again next time).
+  void FollowPendingUploads(const std::function<bool(const PendingUpload&)>& start_takeover);
+  // Claims the pending run and, when won, uploads this server's snapshot of it from the local
+  // store to S3, then S3 retention; when another server claimed it first, it is pending again.
+  void TakeOverUpload(JobContext& job, const PendingUpload& pending);
+  ScheduledUploadStatus LastScheduledUpload() const;
+  std::vector<PendingUpload> PendingUploads() const;
 
   // Every store's snapshots, newest first; a store that cannot be listed is named in errors.
   SnapshotListing List();
@@ -135,13 +170,26 @@ class SnapshotService {
  private:
   std::string UniqueName(const std::string& prefix);
   struct SaveOutcome {
-    std::vector<SnapshotStore*> stored;  // the stores that took the snapshot
+    std::vector<SnapshotStore*> targets;  // the stores the save was for
+    std::vector<SnapshotStore*> stored;   // those that took the snapshot
+    std::string name;                     // once chosen
     uint64_t size = 0;
   };
   // Saves and records the save in the metrics; returns the stores that took the snapshot.
   // `retention_follows`: the caller prunes the scheduled prefix next, which counts the store.
   std::vector<SnapshotStore*> SaveTo(const std::string& prefix, JobContext& job,
-                                     bool retention_follows);
+                                     bool retention_follows,
+                                     const std::vector<SnapshotStore*>& stores,
+                                     std::string* name = nullptr);
+  // A scheduled save into `stores` and the scheduled retention in those that took it; returns
+  // them, and the snapshot's name in `name`.
+  std::vector<SnapshotStore*> SaveScheduled(JobContext& job,
+                                            const std::vector<SnapshotStore*>& stores,
+                                            std::string* name);
+  // Copies the ready snapshot `name` (with its record and token backup) from one store to
+  // another, checking its SHA-256 against the record as it passes.
+  void CopyStored(const std::string& name, SnapshotStore& from, SnapshotStore& to, JobContext& job);
+  void NoteUpload(ScheduledUploadStatus status);
   // The save itself; fills `outcome` as it goes, so a failure still says what was stored.
   void SaveStreaming(const std::string& prefix, JobContext& job, SaveOutcome& outcome);
   void RecordSave(const SaveOutcome& outcome, bool succeeded, std::chrono::duration<double> took,
@@ -159,6 +207,9 @@ class SnapshotService {
   std::vector<SnapshotStore*> stores_;
   const Clock& clock_;
   int64_t last_name_time_ = 0;
+  mutable std::mutex uploads_mutex_;
+  std::vector<PendingUpload> pending_uploads_;  // guarded by uploads_mutex_
+  ScheduledUploadStatus last_upload_;           // guarded by uploads_mutex_
 };
 
 }  // namespace snapd

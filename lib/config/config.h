@@ -39,6 +39,7 @@ struct S3Config {
   std::string region = "us-east-1";         // etcd-s3-region
   std::string folder;                       // etcd-s3-folder
   int retention = 5;                        // etcd-s3-retention
+  std::string upload_by = "one-server";     // etcd-s3-upload-by: one-server|every-server
   std::string proxy;                  // etcd-s3-proxy ("" = from environment, "none" disables)
   bool insecure = false;              // etcd-s3-insecure (http instead of https)
   std::chrono::seconds timeout{300};  // etcd-s3-timeout (Go duration: 5m, 30s, 1h)

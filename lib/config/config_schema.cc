@@ -127,6 +127,10 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      "key prefix (folder) of snapshots in the bucket"},
     {"etcd-s3-retention", S3(&S3Config::retention), "5", "etcd-s3-retention", "", kPlain, "",
      VC::kNonNegative, "scheduled S3 snapshots to keep; 0 disables pruning"},
+    {"etcd-s3-upload-by", S3(&S3Config::upload_by), "one-server", "", "", kPlain,
+     "one-server|every-server", VC::kNone,
+     "on a cluster of several etcd servers, which upload a scheduled run: one-server (claimed "
+     "through etcd) or every-server (k3s's way)"},
     {"etcd-s3-proxy", S3(&S3Config::proxy), "", "etcd-s3-proxy", "", kPlain, "", VC::kNone,
      "proxy URL for S3; \"\" takes it from the environment, \"none\" disables"},
     {"etcd-s3-insecure", S3(&S3Config::insecure), "false", "etcd-s3-insecure", "", kPlain, "",

@@ -184,6 +184,18 @@ ApiResponse ApiRouter::Status() {
   if (backend_.next_run) {
     if (auto t = backend_.next_run()) next = UnixSeconds(*t);
   }
+  // Which server uploaded the newest scheduled run, when several servers share one S3 folder.
+  nlohmann::json last_upload = nullptr;
+  if (const ScheduledUploadStatus upload = backend_.service != nullptr
+                                               ? backend_.service->LastScheduledUpload()
+                                               : ScheduledUploadStatus{};
+      upload.fire_unix > 0) {
+    last_upload = {{"fireTime", FormatRfc3339(upload.fire_unix)},
+                   {"node", upload.node},
+                   {"snapshot", upload.snapshot.empty() ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(upload.snapshot)},
+                   {"state", upload.state}};
+  }
   auto running = backend_.jobs->Running();
   nlohmann::json body = {
       {"node", backend_.node_name},
@@ -192,7 +204,10 @@ ApiResponse ApiRouter::Status() {
        {{"enabled", !backend_.schedule.empty()},
         {"cron", backend_.schedule},
         {"prefix", backend_.scheduled_prefix},
-        {"nextRun", TimeOrNull(next)}}},
+        {"nextRun", TimeOrNull(next)},
+        {"uploadBy",
+         backend_.upload_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(backend_.upload_by)},
+        {"lastUpload", last_upload}}},
       {"lastSuccess", last_success},
       {"lastFailure", last_failure},
       {"job", running ? JobToJson(*running) : nlohmann::json(nullptr)},

@@ -33,6 +33,9 @@ struct ApiBackend {
   RetentionPolicy default_retention{.last = 5};
   // Schedule facts for status: spec ("" when scheduled snapshots are disabled) and next run.
   std::string schedule;
+  // "one-server" when several servers of the etcd cluster take turns uploading scheduled runs
+  // (etcd-s3-upload-by); "" when every server uploads its own.
+  std::string upload_by;
   std::function<std::optional<SystemTime>()> next_run;
   // Each store's kind, location and health for status: [{"storage","location","ok","error"}].
   std::function<nlohmann::json()> storage_status;

@@ -44,7 +44,13 @@ SnapshotMetrics::SnapshotMetrics(SystemTime process_start)
       stored_(registry_.AddGauge("k3s_snapd_stored_snapshots",
                                  "Ready snapshots per store, as of the last save, delete, "
                                  "prune or start.",
-                                 {"storage"})) {
+                                 {"storage"})),
+      upload_claims_(registry_.AddCounter(
+          "k3s_snapd_upload_claims_total",
+          "Scheduled runs whose S3 upload several servers raced for in etcd, by result (won: "
+          "this server uploaded it; lost: another did; taken-over: won after the holder gave "
+          "up).",
+          {"result"})) {
   registry_.AddCounterFunction(
       "k3s_snapd_s3_requests_total", "HTTP requests sent to S3, retries included.",
       [this]() -> std::optional<double> { return static_cast<double>(SumS3Requests().requests); });
@@ -144,6 +150,10 @@ S3RequestCounts SnapshotMetrics::SumS3Requests() const {
     sum.retries += counts.retries;
   }
   return sum;
+}
+
+void SnapshotMetrics::UploadClaim(const std::string& result) {
+  upload_claims_.Increment({result});
 }
 
 }  // namespace snapd

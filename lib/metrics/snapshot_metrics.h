@@ -43,6 +43,9 @@ class SnapshotMetrics {
   // to `created` if that is later, so a restart does not look like "no snapshot ever".
   void NoteEarlierSuccess(SystemTime created);
   void SetStoredSnapshots(const std::string& storage, size_t ready);
+  // A scheduled run's S3 upload claimed in etcd (several servers): `result` is "won" (this
+  // server uploads it), "lost" (another does) or "taken-over" (won after its holder gave up).
+  void UploadClaim(const std::string& result);
 
   // --- Supplied by the daemon, read at each scrape: each must be quick and do no I/O.
   // Until set, the metric is left out. Replaceable at any time (a reload builds new parts).
@@ -66,6 +69,7 @@ class SnapshotMetrics {
   Histogram& duration_;
   Gauge& size_;
   Gauge& stored_;
+  Counter& upload_claims_;
 
   std::mutex success_mutex_;  // orders updates of last_success_
   mutable std::mutex mutex_;  // guards the sources below

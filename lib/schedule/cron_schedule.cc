@@ -153,6 +153,13 @@ std::optional<SystemTime> CronSchedule::Next(SystemTime after) const {
   return NextInZone(fields_, *zone_, after);
 }
 
+SystemTime CronSchedule::RunOf(SystemTime fire) const {
+  if (!every_) return fire;
+  const auto since_epoch =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(fire.time_since_epoch());
+  return SystemTime(since_epoch - since_epoch % *every_);
+}
+
 std::string_view CronSchedule::time_zone_name() const {
   return zone_->name();
 }

@@ -42,6 +42,11 @@ class CronSchedule {
   // d truncated to whole seconds and at least 1 s; std::nullopt when that is past SystemTime's
   // range (the year 2262).
   std::optional<SystemTime> Next(SystemTime after) const;
+  // The run a fire time stands for, the same on every server with this schedule: the fire time
+  // itself for field specs (every server fires on the same wall-clock minutes); for "@every d",
+  // the start of the d-long period since the Unix epoch that holds it, since each server counts
+  // its @every from its own start and so fires once in every such period, at its own moment.
+  SystemTime RunOf(SystemTime fire) const;
 
   const std::string& spec() const { return spec_; }
   // The zone's name as looked up, e.g. "Europe/Berlin".

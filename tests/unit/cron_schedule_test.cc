@@ -269,6 +269,30 @@ TEST_CASE("cron descriptors", "[cron]") {
   CHECK(NextAfter("CRON_TZ=Asia/Kolkata @daily", after) == "2024-05-15T18:30:00Z");
 }
 
+TEST_CASE("a fire's run is the same on every server", "[cron]") {
+  auto run = [](std::string_view spec, const char* fire) {
+    return Iso(CronSchedule::Parse(spec, "UTC").RunOf(At(fire)));
+  };
+  // Field specs fire on the same minutes everywhere: the fire time is the run.
+  CHECK(run("*/5 * * * *", "2024-05-15T10:35:00Z") == "2024-05-15T10:35:00Z");
+  // @every counts from each server's start: the period since the epoch that holds the fire.
+  CHECK(run("@every 3s", "2024-05-15T10:30:04Z") == "2024-05-15T10:30:03Z");
+  CHECK(run("@every 3s", "2024-05-15T10:30:05Z") == "2024-05-15T10:30:03Z");
+  CHECK(run("@every 3s", "2024-05-15T10:30:06Z") == "2024-05-15T10:30:06Z");
+  CHECK(run("@every 1m30s", "2024-05-15T10:31:00Z") == "2024-05-15T10:30:00Z");
+  // Two servers started 1.5 s apart fire once each in every 3 s period, at different moments.
+  const CronSchedule every = CronSchedule::Parse("@every 3s", "UTC");
+  std::vector<std::string> a, b;
+  SystemTime ta = At("2024-05-15T10:30:00Z"), tb = At("2024-05-15T10:30:01.5Z");
+  for (int i = 0; i < 4; ++i) {
+    ta = *every.Next(ta);
+    tb = *every.Next(tb);
+    a.push_back(Iso(every.RunOf(ta)));
+    b.push_back(Iso(every.RunOf(tb)));
+  }
+  CHECK(a == b);
+}
+
 TEST_CASE("cron @every counts from the whole second", "[cron]") {
   CHECK(Fires("@every 2s", "2024-05-15T10:30:00.25Z", 3) ==
         Strings{"2024-05-15T10:30:02Z", "2024-05-15T10:30:04Z", "2024-05-15T10:30:06Z"});
