@@ -117,7 +117,7 @@ TlsOptions EtcdTls(const Config& config) {
 
 std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRunner& jobs,
                                                     const Clock& clock, SnapshotMetrics& metrics) {
-  std::shared_ptr<DaemonRuntime> runtime(new DaemonRuntime(config, jobs, clock, metrics));
+  std::shared_ptr<DaemonRuntime> runtime(new DaemonRuntime(config, jobs, metrics));
   DaemonRuntime& r = *runtime;
   const Config& c = r.config_;
 

@@ -54,12 +54,11 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   bool SavesFromEtcd() const { return datastore_->Kind() == "etcd"; }
 
  private:
-  DaemonRuntime(const Config& config, JobRunner& jobs, const Clock& clock, SnapshotMetrics& metrics)
-      : config_(config), jobs_(jobs), clock_(clock), metrics_(metrics) {}
+  DaemonRuntime(const Config& config, JobRunner& jobs, SnapshotMetrics& metrics)
+      : config_(config), jobs_(jobs), metrics_(metrics) {}
 
   Config config_;
   JobRunner& jobs_;
-  const Clock& clock_;
   SnapshotMetrics& metrics_;
   std::optional<CronSchedule> schedule_;
   // Set by Stop: cancels this runtime's S3 requests, so a reload or stop never waits for them.
