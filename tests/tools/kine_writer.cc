@@ -50,8 +50,9 @@ constexpr const char* kSchema[] = {
     "CREATE INDEX IF NOT EXISTS kine_name_id_index ON kine (name,id)",
     "CREATE INDEX IF NOT EXISTS kine_id_deleted_index ON kine (id,deleted)",
     "CREATE INDEX IF NOT EXISTS kine_prev_revision_index ON kine (prev_revision)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS kine_name_prev_revision_uindex ON kine (name, "
-    "prev_revision)",
+    // One statement in two literals (parenthesized: not a missing comma).
+    ("CREATE UNIQUE INDEX IF NOT EXISTS kine_name_prev_revision_uindex ON kine (name, "
+     "prev_revision)"),
     "PRAGMA wal_checkpoint(TRUNCATE)",
 };
 
