@@ -14,10 +14,6 @@ namespace {
 
 constexpr size_t kJobsKept = 100;
 
-int64_t UnixSeconds(SystemTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 }  // namespace
 
 void JobContext::SetSnapshot(const std::string& name) {

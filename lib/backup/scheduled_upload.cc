@@ -16,10 +16,6 @@ namespace {
 
 constexpr size_t kCopyChunk = 1 << 20;
 
-int64_t UnixSeconds(SystemTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 }  // namespace
 
 std::vector<SnapshotStore*> SnapshotService::SaveScheduled(

@@ -18,10 +18,6 @@
 namespace snapd {
 namespace {
 
-int64_t UnixSeconds(SystemTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 struct SaveTarget {
   SnapshotStore* store;
   std::unique_ptr<SnapshotWriter> writer;

@@ -19,10 +19,6 @@
 namespace snapd {
 namespace {
 
-int64_t UnixSeconds(SystemTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 ApiResponse Json(int status, const nlohmann::json& body) {
   ApiResponse response;
   response.status = status;

@@ -8,7 +8,7 @@ namespace {
 
 // Whole and fractional seconds apart: one multiplication of the nanosecond count by 1e-9 would
 // turn 0.25 s into 0.2499998.
-double UnixSeconds(SystemTime t) {
+double FractionalUnixSeconds(SystemTime t) {
   auto whole = std::chrono::floor<std::chrono::seconds>(t.time_since_epoch());
   auto fraction =
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch() - whole);
@@ -79,7 +79,7 @@ SnapshotMetrics::SnapshotMetrics(SystemTime process_start)
                                return running() ? 1 : 0;
                              });
   registry_.AddGauge("process_start_time_seconds", "Start time of the process since unix epoch.")
-      .Set(UnixSeconds(process_start));
+      .Set(FractionalUnixSeconds(process_start));
   last_success_.Set(0);
   last_failure_.Set(0);
   size_.Set(0);
@@ -104,17 +104,17 @@ void SnapshotMetrics::SaveSucceeded(SystemTime finished, std::chrono::duration<d
   duration_.Observe(took.count());
   size_.Set(static_cast<double>(size));
   std::lock_guard lock(success_mutex_);
-  last_success_.Set(UnixSeconds(finished));
+  last_success_.Set(FractionalUnixSeconds(finished));
 }
 
 void SnapshotMetrics::NoteEarlierSuccess(SystemTime created) {
   std::lock_guard lock(success_mutex_);
-  double t = UnixSeconds(created);
+  double t = FractionalUnixSeconds(created);
   if (t > last_success_.Value().value_or(0)) last_success_.Set(t);
 }
 
 void SnapshotMetrics::SaveFailed(SystemTime finished) {
-  last_failure_.Set(UnixSeconds(finished));
+  last_failure_.Set(FractionalUnixSeconds(finished));
 }
 
 void SnapshotMetrics::SetStoredSnapshots(const std::string& storage, size_t ready) {
