@@ -21,18 +21,21 @@ constexpr size_t kCopyChunk = 1 << 20;
 std::vector<SnapshotStore*> SnapshotService::SaveScheduled(
     JobContext& job, const std::vector<SnapshotStore*>& stores, std::string* name) {
   std::vector<SnapshotStore*> stored = SaveTo(options_.scheduled_prefix, job, true, stores, name);
-  for (SnapshotStore* store : stored) {
-    auto it = options_.scheduled_retention.find(store->Kind());
-    if (it == options_.scheduled_retention.end()) continue;
-    PruneReport report = PruneStore(*store, options_.scheduled_prefix, it->second);
-    for (const std::string& error : report.errors) {
-      spdlog::warn("retention in {}: {}", report.storage, error);
-    }
-  }
+  for (SnapshotStore* store : stored) PruneScheduled(*store);
   // Leftovers of interrupted saves are swept after a good scheduled save (and at start), not
   // before each save: a slow or unreachable S3 must not delay the local snapshot.
   RemoveIncomplete();
   return stored;
+}
+
+bool SnapshotService::PruneScheduled(SnapshotStore& store) {
+  auto it = options_.scheduled_retention.find(store.Kind());
+  if (it == options_.scheduled_retention.end()) return false;
+  PruneReport report = PruneStore(store, options_.scheduled_prefix, it->second);
+  for (const std::string& error : report.errors) {
+    spdlog::warn("retention in {}: {}", report.storage, error);
+  }
+  return true;
 }
 
 void SnapshotService::ScheduledSave(JobContext& job, SystemTime fire) {
@@ -147,11 +150,8 @@ void SnapshotService::TakeOverUpload(JobContext& job, const PendingUpload& pendi
   }
   claim->MarkReady(pending.snapshot);
   NoteUpload({pending.fire_unix, options_.node_name, pending.snapshot, "ready"});
-  if (auto it = options_.scheduled_retention.find("s3"); it != options_.scheduled_retention.end()) {
-    PruneReport report = PruneStore(*s3, options_.scheduled_prefix, it->second);
-    for (const std::string& error : report.errors) spdlog::warn("retention in s3: {}", error);
-  }
-  RefreshStoredCount(*s3);
+  // Retention counts the store as it lists it; without retention, count it here.
+  if (!PruneScheduled(*s3)) RefreshStoredCount(*s3);
 }
 
 void SnapshotService::CopyStored(const std::string& name, SnapshotStore& from, SnapshotStore& to,

@@ -186,6 +186,9 @@ class SnapshotService {
   std::vector<SnapshotStore*> SaveScheduled(JobContext& job,
                                             const std::vector<SnapshotStore*>& stores,
                                             std::string* name);
+  // The scheduled retention of `store`, when it has one (then it also counts the store in the
+  // metrics); false when it has none.
+  bool PruneScheduled(SnapshotStore& store);
   // Copies the ready snapshot `name` (with its record and token backup) from one store to
   // another, checking its SHA-256 against the record as it passes.
   void CopyStored(const std::string& name, SnapshotStore& from, SnapshotStore& to, JobContext& job);
