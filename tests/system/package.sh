@@ -28,6 +28,10 @@ done
 version=$(meson introspect --projectinfo "$SOURCE_DIR/meson.build" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
+# debian/changelog names meson's version too, for a plain dpkg-buildpackage in the checkout.
+changelog_version=$(dpkg-parsechangelog -l "$SOURCE_DIR/debian/changelog" -S Version)
+[ "${changelog_version%-*}" = "$version" ] ||
+  fail "debian/changelog is at $changelog_version, meson.build at $version: add an entry"
 deb() { echo "$T/out/k3s-snapd${2:-}_${version}-$1_$arch.deb"; }
 unit=/lib/systemd/system/k3s-snapd.service
 systemd_runs=no
