@@ -158,7 +158,9 @@ k3s-snapd --version >/dev/null || fail "k3s-snapd does not run after the upgrade
 # Remove: the programs go, the configuration and the state stay.
 dpkg -r k3s-snapd >"$T/remove.log" 2>&1 || fail "dpkg -r failed: $(cat "$T/remove.log")"
 [ "$(dpkg-query -W -f='${db:Status-Status}' k3s-snapd)" = config-files ] || fail "not removed"
-[ ! -e /usr/bin/k3s-snapd ] && [ ! -e "$unit" ] || fail "dpkg -r left the programs or the unit"
+for path in /usr/bin/k3s-snapd /usr/bin/snapctl "$unit"; do
+  [ ! -e "$path" ] || fail "dpkg -r left $path"
+done
 keeps_dropins "dpkg -r"
 [ -f /var/lib/k3s-snapd/uploads/entry ] || fail "dpkg -r removed the state dir"
 
@@ -175,7 +177,7 @@ status=$(dpkg-query -W -f='${db:Status-Status}' k3s-snapd 2>/dev/null || true)
 [ ! -e /var/lib/k3s-snapd ] || fail "dpkg -P left the state dir: $(find /var/lib/k3s-snapd)"
 while read -r path; do
   [ -d "$path" ] && continue # shared dirs (/usr/bin, /lib -> usr/lib) stay
-  [ ! -e "$path" ] && [ ! -L "$path" ] || fail "dpkg -P left $path"
+  if [ -e "$path" ] || [ -L "$path" ]; then fail "dpkg -P left $path"; fi
 done <"$T/files"
 for path in /usr/share/doc/k3s-snapd /usr/share/k3s-snapd; do
   [ ! -e "$path" ] || fail "dpkg -P left $path"
