@@ -305,8 +305,8 @@ void BboltFile::ForEach(
   };
   std::vector<Frame> stack;
   if (bucket->root != 0) {
+    stack.push_back(Frame{Page(bucket->root)});  // checks the id before it marks it
     visited[bucket->root] = true;
-    stack.push_back(Frame{Page(bucket->root)});
   } else {
     stack.push_back(Frame{bucket->inline_page});
   }

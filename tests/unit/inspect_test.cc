@@ -99,12 +99,8 @@ uint32_t Crc(const std::vector<std::string>& parts) {
 
 // The rows of the MVCC scenario: a, b put; a overwritten; b deleted; c put; b recreated; c deleted.
 const std::vector<Row> kHistory = {
-    {2, false, "a", "1", 2, 1},
-    {3, false, "b", "x", 3, 1},
-    {4, false, "a", "2", 2, 2},
-    {5, true, "b", ""},
-    {6, false, "c", "y", 6, 1},
-    {7, false, "b", "z", 7, 1, 99},
+    {2, false, "a", "1", 2, 1}, {3, false, "b", "x", 3, 1}, {4, false, "a", "2", 2, 2},
+    {5, true, "b", ""},         {6, false, "c", "y", 6, 1}, {7, false, "b", "z", 7, 1, 99},
     {8, true, "c", ""},
 };
 std::vector<Row> RowsAt(std::initializer_list<int64_t> mains) {
@@ -314,6 +310,12 @@ TEST_CASE("bbolt: corrupt files are refused with what is wrong", "[inspect]") {
       RequireError([&] { db.Get("bucket", "a"); }, ErrorKind::kCorrupt, "deeper than 64 levels");
     }
   }
+  SECTION("a bucket whose root page is past the end") {
+    BboltBuilder c;
+    const std::vector<uint8_t> bytes =
+        c.Finish(c.Leaf({{"bucket", BboltBuilder::BucketValue(77), 0x01}}));
+    RequireError([&] { open_and_walk(bytes); }, ErrorKind::kCorrupt, "page id 77 out of range");
+  }
   SECTION("a bucket header that is too short") {
     BboltBuilder c;
     const std::vector<uint8_t> bytes = c.Finish(c.Leaf({{"bucket", "short", 0x01}}));
@@ -403,7 +405,8 @@ TEST_CASE("etcd snapshot: HashKV keeps what compaction keeps, as etcd's HashByRe
   }
   SECTION("keep empty, and a deletion at exactly the compact revision (etcd 3.5.16+) skipped") {
     // a put at 2, deleted at 3; compaction at 3 kept the deletion, as newer etcds do.
-    const std::vector<Row> rows = {{3, true, "a", ""}, {4, false, "b", "x", 4, 1}, {5, true, "b", ""}};
+    const std::vector<Row> rows = {
+        {3, true, "a", ""}, {4, false, "b", "x", 4, 1}, {5, true, "b", ""}};
     const std::vector<uint8_t> bytes = EtcdDb(rows, 3);
     const auto contents = EtcdSnapshotContents(Span(bytes));
     CHECK(Live(*contents).empty());
