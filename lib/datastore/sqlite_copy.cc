@@ -28,26 +28,6 @@ constexpr int kBusyTimeoutMs = 5000;
 constexpr int kProgressInstructions = 1000;
 constexpr std::chrono::milliseconds kProgressInterval{50};
 
-// "file:" URI of `path` (made absolute) with `query`, every byte outside unreserved and '/'
-// percent-encoded, so no file name can smuggle in URI parameters.
-std::string FileUri(const std::string& path, const std::string& query) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string absolute = std::filesystem::absolute(path).lexically_normal().string();
-  std::string uri = "file:";
-  for (unsigned char c : absolute) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-    if (plain) {
-      uri += static_cast<char>(c);
-    } else {
-      uri += '%';
-      uri += kHex[c >> 4];
-      uri += kHex[c & 0xF];
-    }
-  }
-  return uri + "?" + query;
-}
-
 ErrorKind KindOf(int rc, ErrorKind bad_file_kind) {
   switch (rc & 0xFF) {
     case SQLITE_BUSY:
@@ -232,6 +212,24 @@ class Progress {
 
 }  // namespace
 
+std::string SqliteFileUri(const std::string& path, const std::string& query) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string absolute = std::filesystem::absolute(path).lexically_normal().string();
+  std::string uri = "file:";
+  for (unsigned char c : absolute) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+    if (plain) {
+      uri += static_cast<char>(c);
+    } else {
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 0xF];
+    }
+  }
+  return uri + "?" + query;
+}
+
 SqliteCopyResult CopyKineDatabase(const std::string& source, const std::string& destination,
                                   const std::atomic<bool>* cancel,
                                   const std::function<void(uint64_t, uint64_t)>& on_progress) {
@@ -242,7 +240,8 @@ SqliteCopyResult CopyKineDatabase(const std::string& source, const std::string& 
   // Read-write without create: a WAL reader updates the -shm index, and mode=rw fails rather
   // than create a missing file. query_only refuses any write but a checkpoint, except while
   // VACUUM INTO writes its output.
-  Connection src(FileUri(source, "mode=rw"), SQLITE_OPEN_READWRITE, where, ErrorKind::kPermanent);
+  Connection src(SqliteFileUri(source, "mode=rw"), SQLITE_OPEN_READWRITE, where,
+                 ErrorKind::kPermanent);
   sqlite3_busy_timeout(src.get(), kBusyTimeoutMs);
   src.Exec("PRAGMA query_only = ON", "set query_only");
   // Before the destination exists: is this a kine database at all?
@@ -274,7 +273,7 @@ SqliteCopyResult CopyKineDatabase(const std::string& source, const std::string& 
     Progress progress(cancel, &on_progress, destination, total);
     progress.Install(src.get());
     src.Exec("PRAGMA query_only = OFF; PRAGMA synchronous = OFF", "set synchronous");
-    const std::string into = "VACUUM INTO '" + FileUri(destination, "mode=rw") + "'";
+    const std::string into = "VACUUM INTO '" + SqliteFileUri(destination, "mode=rw") + "'";
     const auto start = std::chrono::steady_clock::now();
     const int rc = sqlite3_exec(src.get(), into.c_str(), nullptr, nullptr, nullptr);
     result.read_transaction = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -304,7 +303,7 @@ SqliteCopyResult CopyKineDatabase(const std::string& source, const std::string& 
   }
 
   {
-    Connection copy(FileUri(destination, "mode=ro"), SQLITE_OPEN_READONLY, dest_where,
+    Connection copy(SqliteFileUri(destination, "mode=ro"), SQLITE_OPEN_READONLY, dest_where,
                     ErrorKind::kPermanent);
     if (!HasKineTable(copy)) throw Error::Permanent(dest_where + ": no table kine");
     result.revisions = ReadRevisions(copy);
@@ -322,7 +321,7 @@ KineRevisions CheckKineSnapshot(const std::string& path, const std::atomic<bool>
   ThrowIfCancelled(cancel, where);
   // immutable: no locks, no -wal or -shm beside the file. The file may come from elsewhere:
   // defensive mode and an untrusted schema keep its SQL from doing anything but describe tables.
-  Connection db(FileUri(path, "mode=ro&immutable=1"), SQLITE_OPEN_READONLY, where,
+  Connection db(SqliteFileUri(path, "mode=ro&immutable=1"), SQLITE_OPEN_READONLY, where,
                 ErrorKind::kCorrupt);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);

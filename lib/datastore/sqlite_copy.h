@@ -25,6 +25,10 @@ struct KineRevisions {
   int64_t compact_revision = 0;
 };
 
+// "file:" URI of `path` (made absolute) with `query` ("mode=ro&immutable=1"), every byte outside
+// unreserved and '/' percent-encoded, so no file name can smuggle in URI parameters.
+std::string SqliteFileUri(const std::string& path, const std::string& query);
+
 struct SqliteCopyResult {
   uint64_t bytes = 0;       // size of the copy
   KineRevisions revisions;  // read from the copy, so they describe exactly what it holds
