@@ -51,6 +51,13 @@ struct EtcdClaim {
   EtcdKeyValue kv;
 };
 
+// etcd's HashKV: CRC-32C of the MVCC key space up to `revision`, as every member computes it.
+struct EtcdKvHash {
+  uint32_t hash = 0;
+  int64_t revision = 0;          // the revision it was computed at
+  int64_t compact_revision = 0;  // etcd's compact revision then (-1 or 0: never compacted)
+};
+
 struct EtcdEndpoint {
   std::string url;  // "https://127.0.0.1:2379"
   TlsOptions tls;
@@ -110,6 +117,10 @@ class EtcdCoordinationClient {
                                               std::chrono::milliseconds timeout) = 0;
   // Deletes every key starting with `prefix` (not empty); returns how many it deleted.
   virtual int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) = 0;
+  // HashKV at `revision`: what a snapshot taken at that revision must hash to. kPermanent with
+  // etcd's reason when etcd compacted past `revision` ("...has been compacted") or has not
+  // reached it. etcd 3.4's gateway has no route to it (kPermanent there); its gRPC serves it.
+  virtual EtcdKvHash HashKV(int64_t revision, std::chrono::milliseconds timeout) = 0;
 };
 
 // The range_end that makes [prefix, range_end) every key starting with `prefix`: the prefix with

@@ -271,4 +271,22 @@ int64_t GatewayEtcdClient::DeletePrefix(std::string_view prefix,
   return Parsed(what, [&] { return etcdjson::ParseDeleteRangeResponse(body); });
 }
 
+EtcdKvHash GatewayEtcdClient::HashKV(int64_t revision, std::chrono::milliseconds timeout) {
+  const std::string what = What("HashKV at revision " + std::to_string(revision));
+  // etcd 3.4's gateway routes /v3/maintenance/hashkv nowhere (it answers 404 in plain text);
+  // 3.5 added the route.
+  constexpr int kNoRoute = 404;
+  std::optional<std::string> body;
+  try {
+    body = Call("/v3/maintenance/hashkv", etcdjson::HashKVRequest(revision), timeout, what);
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).find("HTTP " + std::to_string(kNoRoute)) ==
+        std::string_view::npos) {
+      throw;
+    }
+    throw Error::Permanent(what + ": this etcd's gateway has no HashKV (etcd 3.4); its gRPC has");
+  }
+  return Parsed(what, [&] { return etcdjson::ParseHashKVResponse(*body, revision); });
+}
+
 }  // namespace snapd

@@ -31,6 +31,7 @@ class GatewayEtcdClient final : public EtcdClient, public EtcdCoordinationClient
   std::vector<EtcdKeyValue> GetPrefix(std::string_view prefix,
                                       std::chrono::milliseconds timeout) override;
   int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) override;
+  EtcdKvHash HashKV(int64_t revision, std::chrono::milliseconds timeout) override;
 
  private:
   HttpRequest MakeRequest(const std::string& path) const;

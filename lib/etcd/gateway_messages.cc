@@ -164,6 +164,21 @@ std::string LeaseIdRequest(int64_t lease_id) {
   return json{{"ID", Integer64(lease_id)}}.dump();
 }
 
+std::string HashKVRequest(int64_t revision) {
+  return json{{"revision", Integer64(revision)}}.dump();
+}
+
+EtcdKvHash ParseHashKVResponse(std::string_view body, int64_t revision) {
+  constexpr std::string_view kName = "HashKVResponse";
+  const json answer = ParseObject(body, kName);
+  if (!answer.contains("hash")) Bad(kName, "no hash");
+  EtcdKvHash hash;
+  hash.revision = revision;
+  hash.hash = Integer<uint32_t>(answer, "hash", kName);
+  hash.compact_revision = Integer<int64_t>(answer, "compact_revision", kName);
+  return hash;
+}
+
 std::vector<EtcdKeyValue> ParseRangeResponse(std::string_view body) {
   return RangeKvs(ParseObject(body, "RangeResponse"));
 }

@@ -20,6 +20,7 @@ std::string PutIfAbsentTxn(std::string_view key, std::string_view value, int64_t
 std::string DeleteIfValueTxn(std::string_view key, std::string_view expected);
 std::string LeaseGrantRequest(int64_t ttl_seconds);
 std::string LeaseIdRequest(int64_t lease_id);
+std::string HashKVRequest(int64_t revision);
 
 std::vector<EtcdKeyValue> ParseRangeResponse(std::string_view body);
 int64_t ParseDeleteRangeResponse(std::string_view body);
@@ -32,5 +33,6 @@ int64_t ParseLeaseGrantResponse(std::string_view body);
 // the lease). An {"error":{...}} message throws it as etcd's error.
 int64_t ParseLeaseKeepAliveResponse(std::string_view body);
 std::vector<EtcdMember> ParseMemberListResponse(std::string_view body);
+EtcdKvHash ParseHashKVResponse(std::string_view body, int64_t revision);
 
 }  // namespace snapd::etcdjson

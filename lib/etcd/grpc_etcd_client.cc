@@ -234,6 +234,13 @@ void GrpcEtcdClient::LeaseRevoke(int64_t lease_id, std::chrono::milliseconds tim
   Call("Lease/LeaseRevoke", etcdpb::LeaseIdRequest(lease_id), timeout, what, 5);
 }
 
+EtcdKvHash GrpcEtcdClient::HashKV(int64_t revision, std::chrono::milliseconds timeout) {
+  const std::string what = What("HashKV at revision " + std::to_string(revision));
+  const std::string message =
+      *Call("Maintenance/HashKV", etcdpb::HashKVRequest(revision), timeout, what);
+  return Parsed(what, [&] { return etcdpb::ParseHashKVResponse(message, revision); });
+}
+
 EtcdClaim GrpcEtcdClient::PutIfAbsent(std::string_view key, std::string_view value,
                                       int64_t lease_id, std::chrono::milliseconds timeout) {
   const std::string what = What("put-if-absent of " + EtcdKeyForMessage(key));
@@ -352,6 +359,10 @@ int64_t AutoEtcdClient::LeaseKeepAliveOnce(int64_t lease_id, std::chrono::millis
 
 void AutoEtcdClient::LeaseRevoke(int64_t lease_id, std::chrono::milliseconds timeout) {
   DecideCoordination().LeaseRevoke(lease_id, timeout);
+}
+
+EtcdKvHash AutoEtcdClient::HashKV(int64_t revision, std::chrono::milliseconds timeout) {
+  return DecideCoordination().HashKV(revision, timeout);
 }
 
 EtcdClaim AutoEtcdClient::PutIfAbsent(std::string_view key, std::string_view value,

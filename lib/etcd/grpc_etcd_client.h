@@ -38,6 +38,7 @@ class GrpcEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
   std::vector<EtcdKeyValue> GetPrefix(std::string_view prefix,
                                       std::chrono::milliseconds timeout) override;
   int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) override;
+  EtcdKvHash HashKV(int64_t revision, std::chrono::milliseconds timeout) override;
 
  private:
   // A request to `method` ("Service/Method" of etcdserverpb) carrying the framed `body`.
@@ -82,6 +83,7 @@ class AutoEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
   std::vector<EtcdKeyValue> GetPrefix(std::string_view prefix,
                                       std::chrono::milliseconds timeout) override;
   int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) override;
+  EtcdKvHash HashKV(int64_t revision, std::chrono::milliseconds timeout) override;
   // "grpc", "gateway", or "" while undecided.
   std::string transport() const;
 

@@ -170,6 +170,27 @@ std::string LeaseIdRequest(int64_t lease_id) {
   return ProtobufWriter().Varint(1, static_cast<uint64_t>(lease_id)).message();
 }
 
+std::string HashKVRequest(int64_t revision) {
+  return ProtobufWriter().Varint(1, static_cast<uint64_t>(revision)).message();
+}
+
+EtcdKvHash ParseHashKVResponse(std::string_view message, int64_t revision) {
+  EtcdKvHash hash;
+  hash.revision = revision;
+  bool has_hash = false;
+  ForEachField(message, "HashKVResponse", {{2, 0}, {3, 0}}, [&](const ProtobufField& f) {
+    if (f.number == 2) {
+      hash.hash = static_cast<uint32_t>(f.number_value);
+      has_hash = true;
+    }
+    if (f.number == 3) hash.compact_revision = Signed(f);
+  });
+  // A hash of 0 is possible in principle but proto3 would omit it; CRC-32C of the bucket name
+  // alone is not 0, so a missing field means a message that is not a HashKVResponse.
+  if (!has_hash) throw Error::Corrupt("etcd HashKVResponse: no hash");
+  return hash;
+}
+
 std::vector<EtcdKeyValue> ParseRangeResponse(std::string_view message) {
   std::vector<EtcdKeyValue> kvs;
   ForEachField(message, "RangeResponse", {{2, 2}}, [&](const ProtobufField& f) {

@@ -29,6 +29,8 @@ std::string DeleteIfValueTxn(std::string_view key, std::string_view expected);
 std::string LeaseGrantRequest(int64_t ttl_seconds);
 // LeaseKeepAliveRequest and LeaseRevokeRequest, both {ID = 1}.
 std::string LeaseIdRequest(int64_t lease_id);
+// HashKVRequest {revision = 1}.
+std::string HashKVRequest(int64_t revision);
 
 // RangeResponse: its kvs.
 std::vector<EtcdKeyValue> ParseRangeResponse(std::string_view message);
@@ -43,6 +45,8 @@ bool ParseDeleteIfValueResponse(std::string_view message);
 int64_t ParseLeaseGrantResponse(std::string_view message);
 // LeaseKeepAliveResponse: the TTL (0 when etcd no longer knows the lease).
 int64_t ParseLeaseKeepAliveResponse(std::string_view message);
+// HashKVResponse {header = 1, hash = 2, compact_revision = 3}; `revision` is the one asked for.
+EtcdKvHash ParseHashKVResponse(std::string_view message, int64_t revision);
 // MemberListResponse: its members.
 std::vector<EtcdMember> ParseMemberListResponse(std::string_view message);
 

@@ -1,26 +1,16 @@
-// Integration tests of the etcd calls that let several servers agree on one uploader (members,
-// leases, put-if-absent and the key-value calls) against a real etcd, over each transport: the
-// gateway's JSON, native gRPC, and AutoEtcdClient forwarding. The harness starts one etcd on
-// free loopback ports with its data in a temp dir; without `etcd` installed the test exits 77
-// (skipped). Nothing waits on a clock: every wait polls etcd's state with a bound.
+// Integration tests of the etcd calls beyond the snapshot: members, leases, put-if-absent and the
+// key-value calls that let several servers agree on one uploader, and HashKV. Against a real
+// etcd, over each transport: the gateway's JSON, native gRPC, and AutoEtcdClient forwarding. The
+// harness starts one etcd on free loopback ports with its data in a temp dir; without `etcd`
+// installed the test exits 77 (skipped). Nothing waits on a clock: every wait polls etcd's state
+// with a bound.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
-
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,142 +19,18 @@
 #include "core/error.h"
 #include "etcd/gateway_etcd_client.h"
 #include "etcd/grpc_etcd_client.h"
+#include "etcd_server.h"
 
 using namespace snapd;
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 
 constexpr auto kTimeout = 5s;
 
-bool OnPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-// A loopback port nothing listens on right now.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof(address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-// One etcd member on loopback, its data and log in a temp dir; killed with this object (and with
-// this process: PR_SET_PDEATHSIG).
-class EtcdServer {
- public:
-  EtcdServer() {
-    std::string pattern = (fs::temp_directory_path() / "snapd-etcd-it.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    // A port taken between FreePort and etcd's bind makes etcd exit: try again on others.
-    for (int attempt = 1; attempt <= 3; ++attempt) {
-      if (Start()) return;
-      Stop();
-    }
-    throw std::runtime_error("etcd did not start; its log:\n" + Log());
-  }
-  ~EtcdServer() {
-    Stop();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  EtcdServer(const EtcdServer&) = delete;
-  EtcdServer& operator=(const EtcdServer&) = delete;
-
-  const std::string& url() const { return url_; }
-
- private:
-  bool Start() {
-    const int client_port = FreePort();
-    const int peer_port = FreePort();
-    url_ = "http://127.0.0.1:" + std::to_string(client_port);
-    const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
-    fs::remove_all(dir_ / "data");
-    std::vector<std::string> args = {"etcd",
-                                     "--name",
-                                     "it",
-                                     "--data-dir",
-                                     (dir_ / "data").string(),
-                                     "--listen-client-urls",
-                                     url_,
-                                     "--advertise-client-urls",
-                                     url_,
-                                     "--listen-peer-urls",
-                                     peer,
-                                     "--initial-advertise-peer-urls",
-                                     peer,
-                                     "--initial-cluster",
-                                     "it=" + peer};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const std::string log = (dir_ / "etcd.log").string();
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      ::execvp("etcd", argv.data());
-      ::_exit(127);
-    }
-    // Ready when it answers; given up on when it exits, or after 30 s.
-    GatewayEtcdClient probe(EtcdEndpoint{url_, {}, 60s});
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      try {
-        probe.Status(1s);
-        return true;
-      } catch (const Error&) {
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::string Log() const {
-    std::ifstream in(dir_ / "etcd.log");
-    std::stringstream text;
-    text << in.rdbuf();
-    const std::string all = text.str();
-    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
-  }
-
-  fs::path dir_;
-  std::string url_;
-  pid_t pid_ = -1;
-};
+using test::EtcdServer;
+using test::FreePort;
+using test::OnPath;
 
 EtcdServer* g_etcd = nullptr;
 
@@ -404,6 +270,33 @@ TEST_CASE("errors name the call and the endpoint; an unreachable etcd is transie
   auto live = Client(transport, g_etcd->url());
   RequireError([&] { live->Put("", "v", 0, kTimeout); }, ErrorKind::kPermanent,
                "key is not provided");
+}
+
+TEST_CASE("HashKV: gRPC answers at a revision; 3.4's gateway has no route to it",
+          "[etcd-coordination]") {
+  auto grpc = Client("grpc", g_etcd->url());
+  const std::string key = Prefix("grpc", "hashkv") + "k";
+  grpc->Put(key, "one", 0, kTimeout);
+  const int64_t first = grpc->Get(key, kTimeout)->mod_revision;
+  grpc->Put(key, "two", 0, kTimeout);
+  const EtcdKvHash at_first = grpc->HashKV(first, kTimeout);
+  CHECK(at_first.revision == first);
+  // A revision's hash does not change with later writes, and differs from a later revision's.
+  CHECK(grpc->HashKV(first, kTimeout).hash == at_first.hash);
+  const int64_t second = grpc->Get(key, kTimeout)->mod_revision;
+  CHECK(grpc->HashKV(second, kTimeout).hash != at_first.hash);
+  RequireError([&] { grpc->HashKV(second + 1000, kTimeout); }, ErrorKind::kPermanent,
+               "future revision");
+  // auto speaks gRPC here and gives the same answer.
+  CHECK(Client("auto", g_etcd->url())->HashKV(first, kTimeout).hash == at_first.hash);
+  auto gateway = Client("gateway", g_etcd->url());
+  try {
+    const EtcdKvHash via_gateway = gateway->HashKV(first, kTimeout);  // etcd 3.5 and later
+    CHECK(via_gateway.hash == at_first.hash);
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kPermanent);
+    CHECK_THAT(e.what(), Catch::Contains("gateway has no HashKV"));
+  }
 }
 
 int main(int argc, char* argv[]) {

@@ -1,6 +1,5 @@
-// The test harness's etcd: one member started on free loopback ports with its data and log in a
-// temp dir, killed by pid with the test. A copy of the harness in etcd_coordination_test.cc, as
-// a header so other integration tests can start one too.
+// The integration tests' etcd: one member started on free loopback ports with its data and log in
+// a temp dir, killed by pid with the test (and with the test process: PR_SET_PDEATHSIG).
 #pragma once
 
 #include <fcntl.h>

@@ -310,4 +310,28 @@ TEST_CASE("etcdjson: answers that cannot be read are refused and named", "[etcd-
                "the stream ended unanswered");
 }
 
+TEST_CASE("HashKV: requests and answers on both transports", "[etcd-messages]") {
+  CHECK(etcdpb::HashKVRequest(42) == VarintField(1, 42));
+  const EtcdKvHash pb = etcdpb::ParseHashKVResponse(
+      Header(50) + VarintField(2, 3628877040u) + VarintField(3, 17), 42);
+  CHECK(pb.hash == 3628877040u);
+  CHECK(pb.revision == 42);
+  CHECK(pb.compact_revision == 17);
+  // Never compacted: etcd sends -1 (ten bytes of varint).
+  CHECK(
+      etcdpb::ParseHashKVResponse(VarintField(2, 1) + VarintField(3, static_cast<uint64_t>(-1)), 5)
+          .compact_revision == -1);
+  RequireError([] { etcdpb::ParseHashKVResponse(Header(1), 1); }, ErrorKind::kCorrupt, "no hash");
+
+  CHECK(json::parse(etcdjson::HashKVRequest(42)) == json{{"revision", "42"}});
+  // As etcd 3.5's gateway writes it: hash a number, revisions strings.
+  const EtcdKvHash js = etcdjson::ParseHashKVResponse(
+      R"({"header":{"revision":"50"},"hash":3628877040,"compact_revision":"-1"})", 42);
+  CHECK(js.hash == 3628877040u);
+  CHECK(js.revision == 42);
+  CHECK(js.compact_revision == -1);
+  RequireError([] { etcdjson::ParseHashKVResponse(R"({"header":{}})", 1); }, ErrorKind::kCorrupt,
+               "no hash");
+}
+
 }  // namespace snapd
