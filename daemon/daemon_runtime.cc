@@ -146,6 +146,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   EtcdCoordinationClient* coordination = nullptr;
   auto use = [&](auto client) {
     coordination = client.get();
+    r.etcd_kv_ = client.get();
     r.etcd_ = std::move(client);
   };
   if (c.etcd_transport == "gateway") {
@@ -213,6 +214,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   options.scheduled_prefix = scheduled_prefix;
   r.scheduled_prefix_ = scheduled_prefix;
   options.scratch_dir = c.state_dir;
+  options.content_proof = sqlite || !c.snapshot_verify_contents ? nullptr : coordination;
   options.scheduled_retention["local"] = ScheduledRetention(c, c.snapshot_retention);
   options.scheduled_retention["s3"] = ScheduledRetention(c, c.s3.retention);
   // Calendar buckets are in the zone the schedule names with CRON_TZ=, else in UTC.
@@ -271,6 +273,8 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   backend.config_sources = ConfigSourcesToJson(c);
   backend.metrics = &metrics;
   backend.restore_staging_dir = ParentDir(c.snapshot_dir) + "/.restore";
+  backend.inspect_scratch_dir = c.state_dir.empty() ? "" : c.state_dir + "/inspect";
+  backend.etcd_kv = sqlite ? nullptr : r.etcd_kv_;
   backend.data_dir = c.data_dir;
   backend.token_file = c.token_file;
   backend.token_hash = [&c] { return ReadTokenHash(c); };

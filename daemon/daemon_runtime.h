@@ -64,6 +64,7 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   // Set by Stop: cancels this runtime's S3 requests, so a reload or stop never waits for them.
   std::atomic<bool> s3_cancel_{false};
   std::unique_ptr<EtcdClient> etcd_;
+  EtcdCoordinationClient* etcd_kv_ = nullptr;      // etcd_'s key-value and lease calls
   std::unique_ptr<Datastore> datastore_;           // what service_ saves; reads etcd_ when etcd
   std::string scheduled_prefix_;                   // of this datastore's scheduled snapshots
   std::unique_ptr<StoreHealth> etcd_health_;       // probes etcd for k3s_snapd_etcd_up

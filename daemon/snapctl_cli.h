@@ -261,4 +261,14 @@ extern const char* const kRestoreHelp;
 int VerifyCommand(Invocation& in);
 int RestoreCommand(Invocation& in);
 
+// inspect, get, diff and undelete (snapctl_inspect.cc).
+extern const char* const kInspectHelp;
+extern const char* const kGetHelp;
+extern const char* const kDiffHelp;
+extern const char* const kUndeleteHelp;
+int InspectCommand(Invocation& in);
+int GetCommand(Invocation& in);
+int DiffCommand(Invocation& in);
+int UndeleteCommand(Invocation& in);
+
 }  // namespace snapd

@@ -46,6 +46,10 @@ Commands:
   status    etcd, stores, schedule, last success and failure, running job
   verify    read snapshots back and check them (--all for every one)
   restore   restore etcd (k3s or plain etcd) from a snapshot
+  inspect   what a snapshot holds: revision, HashKV, keys and bytes per resource
+  get       keys' values as they were in a snapshot
+  diff      keys added, removed and changed between two snapshots
+  undelete  put a snapshot's keys back into etcd where they are absent now
   cancel    stop the running job (a save leaves nothing behind)
   help      show help of snapctl or of a command
 
@@ -539,6 +543,10 @@ const std::vector<Command>& Commands() {
       {{"status"}, kStatusHelp, Status},
       {{"verify"}, kVerifyHelp, VerifyCommand},
       {{"restore"}, kRestoreHelp, RestoreCommand},
+      {{"inspect"}, kInspectHelp, InspectCommand},
+      {{"get"}, kGetHelp, GetCommand},
+      {{"diff"}, kDiffHelp, DiffCommand},
+      {{"undelete"}, kUndeleteHelp, UndeleteCommand},
       {{"cancel"}, kCancelHelp, Cancel},
       {{"help"}, kHelpHelp, nullptr},
   };

@@ -43,12 +43,16 @@ JobRunner::~JobRunner() {
 uint64_t JobRunner::Begin(const std::string& kind) {
   std::unique_lock lock(mutex_);
   if (shut_down_) throw Error::Cancelled("k3s-snapd is shutting down");
-  // A verify only reads: a save must not wait for it (nor be skipped because of it, which would
-  // let anyone allowed to verify hold off the schedule). It is cancelled and the save goes on.
+  // A verify (or an inspect, get or diff) only reads: a save must not wait for it (nor be skipped
+  // because of it, which would let anyone allowed to read hold off the schedule). It is
+  // cancelled and the save goes on.
   const bool is_save =
       std::find(kSaveJobKinds.begin(), kSaveJobKinds.end(), kind) != kSaveJobKinds.end();
-  if (running_ && is_save && Find(*running_)->kind == "verify") {
-    spdlog::info("cancelling verify job {}: a {} takes precedence", *running_, kind);
+  if (running_ && is_save &&
+      std::find(kReadJobKinds.begin(), kReadJobKinds.end(), Find(*running_)->kind) !=
+          kReadJobKinds.end()) {
+    spdlog::info("cancelling {} job {}: a {} takes precedence", Find(*running_)->kind, *running_,
+                 kind);
     cancel_ = true;
     changed_.wait_for(lock, std::chrono::seconds(30), [this] { return !running_; });
   }

@@ -24,10 +24,12 @@ namespace snapd {
 
 // The job kinds that take a snapshot: status, systemd STATUS= and metrics report on these.
 inline const std::vector<std::string> kSaveJobKinds = {"save", "scheduled-save"};
+// The job kinds that only read snapshots: a save cancels them rather than wait.
+inline const std::vector<std::string> kReadJobKinds = {"verify", "inspect", "get", "diff"};
 
 struct JobState {
   uint64_t id = 0;
-  std::string kind;  // "save", "scheduled-save", "delete", "prune", "verify", "restore"
+  std::string kind;  // "save", "scheduled-save", "delete", "prune", "verify", "restore", ...
   std::string state = "running";  // "running", "succeeded", "failed"
   std::string snapshot;           // the snapshot's name once known
   std::string error;

@@ -57,6 +57,9 @@ struct SnapshotServiceOptions {
   // each scheduled run to S3. Null: every server uploads its own (k3s's way). Must outlive the
   // service.
   UploadCoordinator* upload_coordinator = nullptr;
+  // The etcd whose HashKV proves each etcd snapshot's contents before it is committed (a
+  // mismatch fails the save); null: no proof. Must outlive the service.
+  EtcdCoordinationClient* content_proof = nullptr;
 };
 
 // A scheduled run whose upload another server claimed: this server's snapshot of it stays
@@ -155,6 +158,9 @@ class SnapshotService {
   // Reads back every stored copy of `name` (or, with an empty name, of every listed snapshot)
   // and checks it; one report per copy. kNotFound when no store holds `name`.
   std::vector<VerifyReport> Verify(const std::string& name, JobContext& job);
+  // The record of ready snapshot `name` in `storage` ("" = local when it is there, else S3).
+  // kNotFound when no such store holds it; kCorrupt when that copy's save failed.
+  SnapshotRecord FindReady(const std::string& name, const std::string& storage);
   // Decodes and verifies `name` from `storage` ("" = local when it is there, else S3) into
   // `dir`/<name without suffixes>, replacing an older staged file. With `with_token`, also
   // decrypts its saved server token into `dir`/<name>.token. Nothing is left in `dir` when

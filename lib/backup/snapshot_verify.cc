@@ -164,10 +164,8 @@ std::vector<VerifyReport> SnapshotService::Verify(const std::string& name, JobCo
   return reports;
 }
 
-StagedSnapshot SnapshotService::Stage(const std::string& name, const std::string& storage,
-                                      const std::string& dir, bool with_token, JobContext& job) {
+SnapshotRecord SnapshotService::FindReady(const std::string& name, const std::string& storage) {
   ValidateSnapshotName(name);
-  job.SetSnapshot(name);
   if (!storage.empty() && storage != "local" && storage != "s3") {
     throw Error::InvalidInput("storage \"" + storage + "\": expected local or s3");
   }
@@ -187,10 +185,16 @@ StagedSnapshot SnapshotService::Stage(const std::string& name, const std::string
     for (const StoreError& e : listing.errors) message += "; " + e.storage + ": " + e.message;
     throw Error::NotFound(message);
   }
-  const SnapshotRecord record = *chosen;
-  if (record.status != "ready") {
-    throw Error::Corrupt(record.storage + " " + name + ": the save failed: " + record.error);
+  if (chosen->status != "ready") {
+    throw Error::Corrupt(chosen->storage + " " + name + ": the save failed: " + chosen->error);
   }
+  return *chosen;
+}
+
+StagedSnapshot SnapshotService::Stage(const std::string& name, const std::string& storage,
+                                      const std::string& dir, bool with_token, JobContext& job) {
+  job.SetSnapshot(name);
+  const SnapshotRecord record = FindReady(name, storage);
   SnapshotStore* store = StoreOfKind(record.storage);
   if (store == nullptr) throw Error::NotFound("no " + record.storage + " store is configured");
 

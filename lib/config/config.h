@@ -58,6 +58,7 @@ struct Config {
   std::string snapshot_name = "etcd-snapshot";          // etcd-snapshot-name
   bool disable_snapshots = false;                       // etcd-disable-snapshots
   bool snapshot_compress = false;                       // etcd-snapshot-compress (k3s: zip)
+  bool snapshot_verify_contents = true;                 // etcd-snapshot-verify-contents
   // etcd-snapshot-keep-hourly, -daily, -weekly, -monthly: calendar retention of scheduled
   // snapshots in every store, beside the counts (0 = off)
   int snapshot_keep_hourly = 0;

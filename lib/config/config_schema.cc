@@ -48,6 +48,10 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
     {"etcd-snapshot-compress", Top(&Config::snapshot_compress), "false", "etcd-snapshot-compress",
      "", kPlain, "", VC::kNone,
      "compress snapshots as k3s does (zip); see etcd-snapshot-compression"},
+    {"etcd-snapshot-verify-contents", Top(&Config::snapshot_verify_contents), "true", "", "",
+     kPlain, "", VC::kNone,
+     "prove each etcd snapshot holds the cluster's key space (its HashKV against etcd's) before "
+     "it is listed"},
     {"etcd-snapshot-compression", Top(&Config::snapshot_compression), "", "", "", kPlain,
      "none|zip|zstd", VC::kNone,
      "none, zip (k3s's format) or zstd (faster, smaller); \"\" follows etcd-snapshot-compress"},

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "control/api_body.h"
 #include "control/api_routes.h"
 #include "core/error.h"
 #include "core/time_format.h"
@@ -18,33 +19,6 @@
 
 namespace snapd {
 namespace {
-
-ApiResponse Json(int status, const nlohmann::json& body) {
-  ApiResponse response;
-  response.status = status;
-  // Names, paths and targets are bytes, not always UTF-8: such bytes are shown as U+FFFD
-  // rather than failing the whole answer (a strict dump throws, and the request got a 500).
-  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  return response;
-}
-
-ApiResponse ErrorResponse(int status, const std::string& message, std::string_view kind) {
-  return Json(status, {{"error", message}, {"kind", kind}});
-}
-
-// Parses a JSON object body (empty means {}), refusing fields not in `allowed`.
-nlohmann::json ObjectBody(const ApiRequest& request, std::initializer_list<const char*> allowed) {
-  if (request.body.empty()) return nlohmann::json::object();
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
-  if (body.is_discarded()) throw Error::InvalidInput("request body is not valid JSON");
-  if (!body.is_object()) throw Error::InvalidInput("request body must be a JSON object");
-  for (const auto& [key, value] : body.items()) {
-    bool known = false;
-    for (const char* a : allowed) known = known || key == a;
-    if (!known) throw Error::InvalidInput("unknown field \"" + key + "\" in request body");
-  }
-  return body;
-}
 
 nlohmann::json TimeOrNull(std::optional<int64_t> t) {
   return t ? nlohmann::json(FormatRfc3339(*t)) : nlohmann::json(nullptr);
@@ -115,7 +89,7 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
     case ApiOperation::kDelete:
       return DeleteSnapshot(route.path[2]);
     case ApiOperation::kGetJob:
-      return GetJob(route.path[2]);
+      return GetJob(route.path[2], request.peer);
     case ApiOperation::kCancelJob:
       return CancelJob(route.path[2]);
     case ApiOperation::kVerify:
@@ -124,6 +98,14 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
       return StartRestore(request);
     case ApiOperation::kPrune:
       return Prune(request);
+    case ApiOperation::kInspect:
+      return StartInspect(request);
+    case ApiOperation::kGetKeys:
+      return StartGet(request);
+    case ApiOperation::kDiff:
+      return StartDiff(request);
+    case ApiOperation::kUndelete:
+      return StartUndelete(request);
     case ApiOperation::kWrongMethod:
       return ErrorResponse(405,
                            request.method + " is not allowed on " + request.target + " (use " +
@@ -248,10 +230,11 @@ ApiResponse ApiRouter::StartSave(const ApiRequest& request) {
   return Json(202, {{"job", JobToJson(*backend_.jobs->Get(id))}});
 }
 
-ApiResponse ApiRouter::GetJob(const std::string& id_text) {
+ApiResponse ApiRouter::GetJob(const std::string& id_text, const PeerCredentials& peer) {
   uint64_t id = ParseJobId(id_text);
   auto job = backend_.jobs->Get(id);
   if (!job) throw Error::NotFound("job " + id_text + " not found (only recent jobs are kept)");
+  if (!MayReadJobResult(*job, peer)) job->result = {{"withheld", "only its requester sees it"}};
   return Json(200, JobToJson(*job));
 }
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -53,6 +55,11 @@ struct ApiBackend {
   std::string data_dir;
   std::string token_file;
   std::function<std::string()> token_hash;  // of the current server token; "" when unknown
+  // Inspect, get, diff and undelete: where encoded or remote copies are decoded to be read
+  // (a private directory; "" = only plain local copies can be read), and the live etcd that
+  // undelete writes to (null when the datastore is SQLite).
+  std::string inspect_scratch_dir;
+  EtcdCoordinationClient* etcd_kv = nullptr;
 };
 
 class ApiRouter {
@@ -67,15 +74,24 @@ class ApiRouter {
   nlohmann::json DatastoreStatus() const;
   ApiResponse ListSnapshots();
   ApiResponse StartSave(const ApiRequest& request);
-  ApiResponse GetJob(const std::string& id);
+  ApiResponse GetJob(const std::string& id, const PeerCredentials& peer);
   ApiResponse CancelJob(const std::string& id);
   ApiResponse DeleteSnapshot(const std::string& name);
   ApiResponse Prune(const ApiRequest& request);
   ApiResponse StartVerify(const ApiRequest& request);
   ApiResponse StartRestore(const ApiRequest& request);
+  // api_inspect.cc
+  ApiResponse StartInspect(const ApiRequest& request);
+  ApiResponse StartGet(const ApiRequest& request);
+  ApiResponse StartDiff(const ApiRequest& request);
+  ApiResponse StartUndelete(const ApiRequest& request);
+  // A get job's values are shown only to whoever started it.
+  bool MayReadJobResult(const JobState& job, const PeerCredentials& peer) const;
   ApiResponse Metrics();
 
   ApiBackend backend_;
+  mutable std::mutex private_jobs_mutex_;
+  std::map<uint64_t, uid_t> private_jobs_;  // get jobs: who started each
 };
 
 // The JSON form of a job, as GET /v1/jobs/{id} answers it.

@@ -27,6 +27,10 @@ constexpr RouteEntry kRoutes[] = {
     {"v1/verify", "POST", ApiOperation::kVerify},
     {"v1/restore", "POST", ApiOperation::kRestore},
     {"v1/prune", "POST", ApiOperation::kPrune},
+    {"v1/inspect", "POST", ApiOperation::kInspect},
+    {"v1/get", "POST", ApiOperation::kGetKeys},
+    {"v1/diff", "POST", ApiOperation::kDiff},
+    {"v1/undelete", "POST", ApiOperation::kUndelete},
 };
 
 bool Matches(std::string_view pattern, const std::vector<std::string>& path) {
@@ -116,6 +120,14 @@ std::string_view OperationName(ApiOperation operation) {
       return "restore";
     case ApiOperation::kCancelJob:
       return "cancel";
+    case ApiOperation::kInspect:
+      return "inspect";
+    case ApiOperation::kGetKeys:
+      return "get";
+    case ApiOperation::kDiff:
+      return "diff";
+    case ApiOperation::kUndelete:
+      return "undelete";
     case ApiOperation::kWrongMethod:
     case ApiOperation::kNoSuchPath:
       return "";
@@ -130,6 +142,8 @@ bool ChangesState(ApiOperation operation) {
     case ApiOperation::kPrune:
     case ApiOperation::kRestore:
     case ApiOperation::kCancelJob:
+    case ApiOperation::kUndelete:
+    case ApiOperation::kGetKeys:
       return true;
     case ApiOperation::kHealth:
     case ApiOperation::kMetrics:
@@ -137,6 +151,8 @@ bool ChangesState(ApiOperation operation) {
     case ApiOperation::kListSnapshots:
     case ApiOperation::kGetJob:
     case ApiOperation::kVerify:
+    case ApiOperation::kInspect:
+    case ApiOperation::kDiff:
     case ApiOperation::kWrongMethod:
     case ApiOperation::kNoSuchPath:
       return false;

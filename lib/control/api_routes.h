@@ -16,12 +16,17 @@ enum class ApiOperation {
   kListSnapshots,  // GET /v1/snapshots
   kGetJob,         // GET /v1/jobs/{id}
   kVerify,         // POST /v1/verify: starts a job, but only reads snapshots back
+  kInspect,        // POST /v1/inspect: a job reading what a snapshot holds (keys, sizes)
+  kDiff,           // POST /v1/diff: a job comparing two snapshots' keys
+  // Reading values that may be secrets: only root (or the daemon's user) may, as for changes.
+  kGetKeys,  // POST /v1/get: a job reading keys' values from a snapshot
   // Changing snapshots or what a restore leaves behind.
   kSave,       // POST /v1/snapshots
   kDelete,     // DELETE /v1/snapshots/{name}
   kPrune,      // POST /v1/prune
   kRestore,    // POST /v1/restore
   kCancelJob,  // DELETE /v1/jobs/{id}: stops a running job (a save may be the schedule's)
+  kUndelete,   // POST /v1/undelete: puts a snapshot's keys back into etcd where they are absent
   // No operation: answered 405 and 404 without doing anything.
   kWrongMethod,
   kNoSuchPath,
@@ -41,7 +46,8 @@ ApiRoute MatchRoute(std::string_view method, std::string_view target);
 // kNoSuchPath.
 std::string_view OperationName(ApiOperation operation);
 
-// Save, delete, prune, restore and cancel: what only root may do unless configured otherwise.
+// Save, delete, prune, restore, cancel, undelete, and get (it reads values, Secrets too): what
+// only root may do unless configured otherwise.
 bool ChangesState(ApiOperation operation);
 
 }  // namespace snapd

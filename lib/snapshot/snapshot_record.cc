@@ -37,6 +37,15 @@ std::string RecordToMetadataJson(const SnapshotRecord& r) {
   };
   if (r.revision != 0) j["revision"] = std::to_string(r.revision);
   if (r.compact_revision != 0) j["compactRevision"] = std::to_string(r.compact_revision);
+  if (r.content_checked) {
+    j["contentVerified"] = r.content_verified ? "true" : "false";
+    if (!r.content_check.empty()) j["contentCheck"] = r.content_check;
+  }
+  if (r.hash_kv_revision != 0) {
+    j["hashKV"] = std::to_string(r.hash_kv);
+    j["hashKVRevision"] = std::to_string(r.hash_kv_revision);
+    j["hashKVCompactRevision"] = std::to_string(r.hash_kv_compact_revision);
+  }
   if (!r.error.empty()) j["error"] = r.error;
   // Node names and error texts are bytes, not always UTF-8: show such bytes as U+FFFD rather
   // than throw (a strict dump throws nlohmann's type_error, and the record is not written).
@@ -62,12 +71,22 @@ bool MergeMetadataJson(std::string_view body, SnapshotRecord& record) {
   if (merged.datastore.empty()) merged.datastore = "etcd";  // written before SQLite existed
   if (merged.datastore != "etcd" && merged.datastore != "sqlite") return false;
   SetEncodingFromName(merged);
+  merged.content_checked = j.contains("contentVerified");
+  merged.content_verified = text("contentVerified") == "true";
+  merged.content_check = text("contentCheck");
   if (auto t = ParseRfc3339(text("createdAt"))) merged.created_at = *t;
   try {
     merged.size = std::stoull(text("size"));
     if (j.contains("revision")) merged.revision = std::stoull(text("revision"));
     if (j.contains("compactRevision"))
       merged.compact_revision = std::stoull(text("compactRevision"));
+    if (j.contains("hashKVRevision")) {
+      const uint64_t hash = std::stoull(text("hashKV"));
+      if (hash > UINT32_MAX) return false;
+      merged.hash_kv = static_cast<uint32_t>(hash);
+      merged.hash_kv_revision = std::stoull(text("hashKVRevision"));
+      merged.hash_kv_compact_revision = std::stoull(text("hashKVCompactRevision"));
+    }
   } catch (const std::exception&) {
     return false;
   }
@@ -95,6 +114,15 @@ nlohmann::json RecordToApiJson(const SnapshotRecord& r) {
   };
   if (r.revision != 0) j["revision"] = r.revision;
   if (r.compact_revision != 0) j["compactRevision"] = r.compact_revision;
+  if (r.content_checked) {
+    j["contentVerified"] = r.content_verified;
+    if (!r.content_check.empty()) j["contentCheck"] = r.content_check;
+  }
+  if (r.hash_kv_revision != 0) {
+    j["hashKV"] = {{"hash", r.hash_kv},
+                   {"revision", r.hash_kv_revision},
+                   {"compactRevision", r.hash_kv_compact_revision}};
+  }
   if (!r.error.empty()) j["error"] = r.error;
   return j;
 }
@@ -131,6 +159,20 @@ SnapshotRecord RecordFromApiJson(const nlohmann::json& j) {
   if (auto it = j.find("revision"); it != j.end() && it->is_number_unsigned()) r.revision = *it;
   if (auto it = j.find("compactRevision"); it != j.end() && it->is_number_unsigned()) {
     r.compact_revision = *it;
+  }
+  if (auto it = j.find("contentVerified"); it != j.end() && it->is_boolean()) {
+    r.content_checked = true;
+    r.content_verified = *it;
+  }
+  if (auto it = j.find("contentCheck"); it != j.end() && it->is_string()) r.content_check = *it;
+  if (auto it = j.find("hashKV"); it != j.end() && it->is_object()) {
+    auto number = [&](const char* key) -> uint64_t {
+      auto f = it->find(key);
+      return f != it->end() && f->is_number_unsigned() ? f->get<uint64_t>() : 0;
+    };
+    r.hash_kv = static_cast<uint32_t>(number("hash"));
+    r.hash_kv_revision = number("revision");
+    r.hash_kv_compact_revision = number("compactRevision");
   }
   return r;
 }

@@ -31,6 +31,14 @@ struct SnapshotRecord {
   std::string datastore = "etcd";  // what it was taken from: "etcd" or "sqlite"
   uint64_t revision = 0;           // the datastore's revision at the copy; 0 when not known
   uint64_t compact_revision = 0;   // its compact revision at the copy; 0 when not known
+  // The proof at save time that an etcd snapshot holds the cluster's key space: etcd's HashKV
+  // of the snapshot at its revision, computed from the file and asked of etcd.
+  bool content_checked = false;   // false: no proof was tried (SQLite, older records)
+  bool content_verified = false;  // the two hashes agreed
+  std::string content_check;      // why it could not be verified, when checked but not verified
+  uint32_t hash_kv = 0;           // the snapshot's HashKV, when hash_kv_revision != 0
+  uint64_t hash_kv_revision = 0;
+  uint64_t hash_kv_compact_revision = 0;
 };
 
 // Sets compressed and encrypted from the record's (stored) name.
@@ -48,8 +56,9 @@ bool MergeMetadataJson(std::string_view body, SnapshotRecord& record);
 
 // The API form (`snapctl ls -o json`): name, node, storage, location, size, createdAt
 // (RFC 3339), compressed, compression (none|zip|zstd), encrypted, tokenBackup, status,
-// tokenHash, sha256, datastore (etcd|sqlite), revision and compactRevision when known, and error
-// when failed.
+// tokenHash, sha256, datastore (etcd|sqlite), revision and compactRevision when known,
+// contentVerified (and contentCheck, why not) and hashKV {hash, revision, compactRevision} when a
+// proof was tried, and error when failed.
 nlohmann::json RecordToApiJson(const SnapshotRecord& record);
 // Throws Error::InvalidInput naming the missing or mistyped field.
 SnapshotRecord RecordFromApiJson(const nlohmann::json& json);

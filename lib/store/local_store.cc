@@ -111,6 +111,11 @@ class LocalWriter final : public SnapshotWriter {
     }
   }
 
+  std::string FlushForReading() override {
+    Flush();
+    return part_;
+  }
+
   SnapshotRecord Commit(const SnapshotRecord& record) override {
     Flush();
     if (::fsync(fd_.get()) != 0) ThrowSystemError("fsync " + part_, errno);

@@ -31,6 +31,10 @@ class SnapshotWriter : public ByteSink {
   virtual void Abort() noexcept = 0;
   // A flag that, once set, stops a Commit that waits on slow work (an upload still sending).
   virtual void WatchCancel(const std::atomic<bool>* /*cancel*/) {}
+  // Makes the bytes written so far readable in place and returns the file's path, so a check
+  // before Commit can read what is being saved without a copy; "" when the store keeps no such
+  // file (S3).
+  virtual std::string FlushForReading() { return ""; }
 };
 
 class SnapshotStore {

@@ -20,10 +20,12 @@ constexpr uid_t kOverflow = 65534;
 const std::vector<ApiOperation> kReads = {ApiOperation::kHealth,      ApiOperation::kMetrics,
                                           ApiOperation::kStatus,      ApiOperation::kListSnapshots,
                                           ApiOperation::kGetJob,      ApiOperation::kVerify,
+                                          ApiOperation::kInspect,     ApiOperation::kDiff,
                                           ApiOperation::kWrongMethod, ApiOperation::kNoSuchPath};
-const std::vector<ApiOperation> kWrites = {ApiOperation::kSave, ApiOperation::kDelete,
-                                           ApiOperation::kPrune, ApiOperation::kRestore,
-                                           ApiOperation::kCancelJob};
+const std::vector<ApiOperation> kWrites = {ApiOperation::kSave,      ApiOperation::kDelete,
+                                           ApiOperation::kPrune,     ApiOperation::kRestore,
+                                           ApiOperation::kCancelJob, ApiOperation::kUndelete,
+                                           ApiOperation::kGetKeys};
 
 AccessPolicy Policy(GroupAccess access, uid_t unmapped = static_cast<uid_t>(-1)) {
   AccessPolicy policy;
@@ -91,7 +93,8 @@ TEST_CASE("the route table names each endpoint's operation", "[access]") {
   }
 }
 
-TEST_CASE("save, delete, prune and restore change state; nothing else does", "[access]") {
+TEST_CASE("save, delete, prune, restore, undelete and get need a writer; nothing else does",
+          "[access]") {
   for (ApiOperation operation : kWrites) CHECK(ChangesState(operation));
   for (ApiOperation operation : kReads) CHECK_FALSE(ChangesState(operation));
   CHECK(OperationName(ApiOperation::kSave) == "save");
@@ -99,6 +102,14 @@ TEST_CASE("save, delete, prune and restore change state; nothing else does", "[a
   CHECK(OperationName(ApiOperation::kPrune) == "prune");
   CHECK(OperationName(ApiOperation::kRestore) == "restore");
   CHECK(OperationName(ApiOperation::kVerify) == "verify");
+  CHECK(OperationName(ApiOperation::kInspect) == "inspect");
+  CHECK(OperationName(ApiOperation::kGetKeys) == "get");
+  CHECK(OperationName(ApiOperation::kUndelete) == "undelete");
+  CHECK(MatchRoute("POST", "/v1/inspect").operation == ApiOperation::kInspect);
+  CHECK(MatchRoute("POST", "/v1/get").operation == ApiOperation::kGetKeys);
+  CHECK(MatchRoute("POST", "/v1/diff").operation == ApiOperation::kDiff);
+  CHECK(MatchRoute("POST", "/v1/undelete").operation == ApiOperation::kUndelete);
+  CHECK(MatchRoute("GET", "/v1/inspect").operation == ApiOperation::kWrongMethod);
   CHECK(OperationName(ApiOperation::kNoSuchPath).empty());
 }
 

@@ -811,10 +811,12 @@ TEST_CASE("a new job does not inherit an old cancel", "[store]") {
 }
 
 TEST_CASE("a save cancels a running verify instead of being refused", "[store]") {
+  const std::string reader = GENERATE("verify", "inspect", "get", "diff");
+  INFO(reader);
   FixedClock clock;
   JobRunner runner(clock);
   std::atomic<bool> verifying{false};
-  uint64_t verify = runner.Start("verify", [&](JobContext& c) {
+  uint64_t verify = runner.Start(reader, [&](JobContext& c) {
     verifying = true;
     while (!c.cancel()->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     throw Error::Cancelled("reading the snapshot was cancelled");
