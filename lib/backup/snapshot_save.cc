@@ -248,6 +248,12 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
   });
   std::unique_ptr<ScratchSnapshotCopy> scratch;
   std::string unproven;  // why no proof was tried
+  if (prove && local_plain) {
+    for (SaveTarget& t : targets) {
+      if (t.writer && t.error.empty() && t.store->Kind() == "local")
+        t.writer->KeepCachedUntilCommit();
+    }
+  }
   // Encoders in the order a restore undoes them: compress, then encrypt.
   std::unique_ptr<EncodingSink> encrypt;
   std::unique_ptr<EncodingSink> compress;

@@ -111,6 +111,8 @@ class LocalWriter final : public SnapshotWriter {
     }
   }
 
+  void KeepCachedUntilCommit() override { keep_cached_ = true; }
+
   std::string FlushForReading() override {
     Flush();
     return part_;
@@ -119,6 +121,7 @@ class LocalWriter final : public SnapshotWriter {
   SnapshotRecord Commit(const SnapshotRecord& record) override {
     Flush();
     if (::fsync(fd_.get()) != 0) ThrowSystemError("fsync " + part_, errno);
+    if (keep_cached_) ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
     struct stat st;
     if (::fstat(fd_.get(), &st) != 0) ThrowSystemError("stat " + part_, errno);
     fd_.Close(part_);
@@ -187,8 +190,11 @@ class LocalWriter final : public SnapshotWriter {
       ::sync_file_range(
           fd_.get(), static_cast<off_t>(waited_), static_cast<off_t>(started_ - waited_),
           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-      ::posix_fadvise(fd_.get(), static_cast<off_t>(waited_),
-                      static_cast<off_t>(started_ - waited_), POSIX_FADV_DONTNEED);
+      // A check about to read the file back keeps it cached until Commit, which drops it then.
+      if (!keep_cached_) {
+        ::posix_fadvise(fd_.get(), static_cast<off_t>(waited_),
+                        static_cast<off_t>(started_ - waited_), POSIX_FADV_DONTNEED);
+      }
       waited_ = started_;
     }
     started_ = written_;
@@ -207,6 +213,7 @@ class LocalWriter final : public SnapshotWriter {
   JournalDir* part_journal_;
   FileDescriptor fd_;
   bool created_ = false;
+  bool keep_cached_ = false;  // KeepCachedUntilCommit: no dropping from the cache mid-save
   std::string buffer_;
   uint64_t written_ = 0;  // bytes written to the file so far
   uint64_t started_ = 0;  // writeback has been started for [0, started_)

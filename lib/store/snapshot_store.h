@@ -31,6 +31,9 @@ class SnapshotWriter : public ByteSink {
   virtual void Abort() noexcept = 0;
   // A flag that, once set, stops a Commit that waits on slow work (an upload still sending).
   virtual void WatchCancel(const std::atomic<bool>* /*cancel*/) {}
+  // Asks the store to keep what is written cached in memory until Commit, because a check will
+  // read it back before then (FlushForReading). Call before writing.
+  virtual void KeepCachedUntilCommit() {}
   // Makes the bytes written so far readable in place and returns the file's path, so a check
   // before Commit can read what is being saved without a copy; "" when the store keeps no such
   // file (S3).
