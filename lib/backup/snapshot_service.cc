@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 
 #include "core/error.h"
 #include "snapshot/snapshot_name.h"
@@ -18,9 +19,10 @@ SnapshotService::SnapshotService(SnapshotServiceOptions options, Datastore& data
       stores_(std::move(stores)),
       clock_(clock) {}
 
-SnapshotListing SnapshotService::List() {
+SnapshotListing SnapshotService::List(std::string_view storage) {
   SnapshotListing listing;
   for (SnapshotStore* store : stores_) {
+    if (!storage.empty() && store->Kind() != storage) continue;
     try {
       std::vector<SnapshotRecord> records = store->List();
       listing.records.insert(listing.records.end(), std::make_move_iterator(records.begin()),
@@ -77,15 +79,27 @@ PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string&
     return report;
   }
   report.decisions = ApplyRetention(candidates, prefix, policy, options_.retention_clock);
+  std::vector<std::string> doomed;
+  for (const RetentionDecision& d : report.decisions) {
+    if (!d.keep && !dry_run) doomed.push_back(d.name);
+  }
+  // At once: S3 deletes up to 333 snapshots a request instead of three requests each.
+  std::vector<RemoveFailure> failures;
+  try {
+    failures = store.RemoveMany(doomed);
+  } catch (const std::exception& e) {
+    for (const std::string& name : doomed) failures.push_back({name, e.what()});
+  }
+  std::map<std::string, std::string, std::less<>> failed;
+  for (RemoveFailure& f : failures) failed.emplace(f.name, std::move(f.error));
   for (const RetentionDecision& d : report.decisions) {
     if (d.keep || dry_run) continue;
-    try {
-      store.Remove(d.name);
-      report.removed.push_back(d.name);
-      spdlog::info("retention: deleted {} from {}: {}", d.name, report.storage, d.reason);
-    } catch (const std::exception& e) {
-      report.errors.push_back(d.name + ": " + e.what());
+    if (auto it = failed.find(d.name); it != failed.end()) {
+      report.errors.push_back(d.name + ": " + it->second);
+      continue;
     }
+    report.removed.push_back(d.name);
+    spdlog::info("retention: deleted {} from {}: {}", d.name, report.storage, d.reason);
   }
   if (options_.metrics != nullptr) {
     // Retention only ever removes ready snapshots.

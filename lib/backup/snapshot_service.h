@@ -135,8 +135,9 @@ class SnapshotService {
   ScheduledUploadStatus LastScheduledUpload() const;
   std::vector<PendingUpload> PendingUploads() const;
 
-  // Every store's snapshots, newest first; a store that cannot be listed is named in errors.
-  SnapshotListing List();
+  // Every store's snapshots (or only those of the store of kind `storage`), newest first; a
+  // store that cannot be listed is named in errors.
+  SnapshotListing List(std::string_view storage = "");
   // Deletes `name` from every store holding it; returns the storage kinds it was removed from.
   // kNotFound if no store had it; when a store failed, throws naming it (after removing from
   // the others).
