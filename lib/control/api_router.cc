@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "control/api_routes.h"
+#include "control/snapshot_query.h"
 #include "core/error.h"
 #include "core/time_format.h"
 #include "restore/sqlite_restore.h"
@@ -109,7 +110,7 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
     case ApiOperation::kStatus:
       return Status();
     case ApiOperation::kListSnapshots:
-      return ListSnapshots();
+      return ListSnapshots(request);
     case ApiOperation::kSave:
       return StartSave(request);
     case ApiOperation::kDelete:
@@ -222,8 +223,11 @@ ApiResponse ApiRouter::Status() {
   return Json(200, body);
 }
 
-ApiResponse ApiRouter::ListSnapshots() {
-  SnapshotListing listing = backend_.service->List();
+ApiResponse ApiRouter::ListSnapshots(const ApiRequest& request) {
+  const SnapshotQuery query = ParseSnapshotQuery(request.target);
+  // A store not asked for is not listed at all: `ls --storage local` needs no S3.
+  SnapshotListing listing = backend_.service->List(query.storage);
+  ApplySnapshotQuery(query, listing.records);
   nlohmann::json list = nlohmann::json::array();
   for (const SnapshotRecord& r : listing.records) list.push_back(RecordToApiJson(r));
   nlohmann::json errors = nlohmann::json::array();

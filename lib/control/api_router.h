@@ -65,7 +65,7 @@ class ApiRouter {
  private:
   ApiResponse Status();
   nlohmann::json DatastoreStatus() const;
-  ApiResponse ListSnapshots();
+  ApiResponse ListSnapshots(const ApiRequest& request);
   ApiResponse StartSave(const ApiRequest& request);
   ApiResponse GetJob(const std::string& id);
   ApiResponse CancelJob(const std::string& id);
