@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -23,6 +24,8 @@ constexpr std::string_view kMetadataDir = ".metadata";
 constexpr size_t kMaxRecordSize = 1 << 20;
 // How long RemoveIncomplete may use the keys List saw instead of listing again.
 constexpr std::chrono::seconds kRecentListingReuse{60};
+// Clients kept open between listings (a listing, a prune and the upkeep may overlap).
+constexpr size_t kIdleClients = 2;
 // Open reads the object in ranges of this size: memory stays bounded and a cut transfer costs
 // at most one range.
 constexpr uint64_t kReadRange = uint64_t{8} << 20;
@@ -314,6 +317,24 @@ std::unique_ptr<S3Client> S3Store::NewClient() const {
   return std::make_unique<S3Client>(options_.client, counters_);
 }
 
+S3Store::PooledClient S3Store::Pooled() const {
+  {
+    std::lock_guard lock(idle_mu_);
+    if (!idle_clients_.empty()) {
+      PooledClient client(idle_clients_.back().release(), ClientReturn{this});
+      idle_clients_.pop_back();
+      return client;
+    }
+  }
+  return PooledClient(NewClient().release(), ClientReturn{this});
+}
+
+void S3Store::ClientReturn::operator()(S3Client* client) const {
+  std::unique_ptr<S3Client> owned(client);
+  std::lock_guard lock(store->idle_mu_);
+  if (store->idle_clients_.size() < kIdleClients) store->idle_clients_.push_back(std::move(owned));
+}
+
 std::string S3Store::ListPrefix() const {
   return folder_.empty() ? "" : folder_ + "/";
 }
@@ -350,7 +371,7 @@ std::vector<SnapshotRecord> S3Store::List() {
     std::lock_guard lock(unreachable_mu_);
     if (!unreachable_.empty()) throw Error::Transient("S3 is unreachable: " + unreachable_);
   }
-  std::unique_ptr<S3Client> client = NewClient();
+  PooledClient client = Pooled();
   const std::string prefix = ListPrefix();
   // The delimiter keeps sub-folders (and .metadata/) out: their keys are not `folder/name`.
   std::vector<S3Object> objects = client->ListAllObjects(prefix, "/");
@@ -376,9 +397,18 @@ std::vector<SnapshotRecord> S3Store::List() {
     std::optional<std::string> body;          // the record's JSON
     std::optional<std::string> head;          // HeadCacheValue of a record-less object
     bool gone = false;                        // deleted since the listing
+    bool merged = false;                      // `record` has its record's fields
+    bool remembered = false;                  // `record` is the last listing's, same ETags
   };
   std::vector<Listed> listed;
   std::set<std::string, std::less<>> cached_keys;  // what the cache may keep: S3 lists it
+  std::shared_ptr<const std::unordered_map<std::string, ListedSnapshot>> last;
+  {
+    std::lock_guard lock(recent_mu_);
+    last = last_listed_;
+  }
+  static const std::unordered_map<std::string, ListedSnapshot> kNone;
+  const auto& remembered = last ? *last : kNone;
   std::vector<size_t> to_get;
   for (const S3Object& object : objects) {
     std::string name = object.key.substr(prefix.size());
@@ -392,9 +422,19 @@ std::vector<SnapshotRecord> S3Store::List() {
     r.created_at = ParseSnapshotTime(name).value_or(object.last_modified);
     SetEncodingFromName(r);
     entry.object = &object;
-    if (auto it = records.find(name); it != records.end()) {
+    auto it = records.find(name);
+    if (it != records.end()) {
       entry.record_object = &it->second;
       cached_keys.insert(it->second.key);
+    }
+    if (auto seen = remembered.find(name);
+        seen != remembered.end() && seen->second.object_etag == object.etag &&
+        seen->second.record_etag == (it != records.end() ? it->second.etag : "")) {
+      // Nothing of it changed since the last listing: not even its JSON is parsed again.
+      entry.record = seen->second.record;
+      entry.remembered = true;
+      if (it == records.end()) cached_keys.insert(object.key);
+    } else if (it != records.end()) {
       entry.body = cache_->Get(it->second.key, it->second.etag);
       if (!entry.body) to_get.push_back(listed.size());
     }
@@ -416,9 +456,11 @@ std::vector<SnapshotRecord> S3Store::List() {
   std::vector<size_t> to_head;
   for (size_t i = 0; i < listed.size(); ++i) {
     Listed& entry = listed[i];
+    if (entry.remembered) continue;
     SnapshotRecord& r = entry.record;
     const uint64_t object_size = entry.object->size;
-    bool merged = entry.body && MergeMetadataJson(*entry.body, r);
+    const bool merged = entry.body && MergeMetadataJson(*entry.body, r);
+    entry.merged = merged;
     if (merged && r.size != object_size) {
       r.status = "failed";
       r.error = "object is " + std::to_string(object_size) + " bytes but was saved with " +
@@ -452,10 +494,22 @@ std::vector<SnapshotRecord> S3Store::List() {
 
   std::vector<SnapshotRecord> result;
   result.reserve(listed.size());
+  auto now_listed = std::make_shared<std::unordered_map<std::string, ListedSnapshot>>();
   for (Listed& entry : listed) {
     if (entry.gone) continue;
     if (entry.head) ApplyHeadCacheValue(*entry.head, entry.record);
+    // Remembered only when read whole: a record that could not be read is tried again.
+    if (entry.remembered || entry.merged || (entry.record_object == nullptr && entry.head)) {
+      now_listed->emplace(
+          entry.record.name,
+          ListedSnapshot{entry.object->etag, entry.record_object ? entry.record_object->etag : "",
+                         entry.record});
+    }
     result.push_back(std::move(entry.record));
+  }
+  {
+    std::lock_guard lock(recent_mu_);
+    last_listed_ = std::move(now_listed);
   }
   // Gone from S3 or replaced by a version read above: forgotten.
   cache_->KeepOnly(prefix, cached_keys);
@@ -518,7 +572,7 @@ std::vector<RemoveFailure> S3Store::RemoveMany(const std::vector<std::string>& n
     const std::string& name = owner[key];
     if (failed.insert(name).second) failures.push_back({name, why});
   };
-  std::unique_ptr<S3Client> client = NewClient();
+  PooledClient client = Pooled();
   // A multiple of 3 under S3's 1000: a snapshot's keys go in one request.
   constexpr size_t kKeysPerRequest = 999;
   bool batch = true;
@@ -562,7 +616,7 @@ std::string S3Store::ReadTokenBackup(const std::string& name) {
 }
 
 int S3Store::RemoveIncomplete() {
-  std::unique_ptr<S3Client> client = NewClient();
+  PooledClient client = Pooled();
   const Clock& clock = options_.clock != nullptr ? *options_.clock : system_clock_;
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -106,6 +107,14 @@ class S3Store final : public SnapshotStore {
 
  private:
   std::unique_ptr<S3Client> NewClient() const;
+  // A client whose connection stays open for the next caller (a TLS handshake per listing
+  // costs more than the listing), returned to the store when released.
+  struct ClientReturn {
+    const S3Store* store;
+    void operator()(S3Client* client) const;
+  };
+  using PooledClient = std::unique_ptr<S3Client, ClientReturn>;
+  PooledClient Pooled() const;
   std::string ListPrefix() const;
   // RecoverJournaled for one entry; throws when it could not be settled.
   int Settle(S3Client& client, const JournaledUpload& upload);
@@ -117,6 +126,8 @@ class S3Store final : public SnapshotStore {
   mutable std::mutex unreachable_mu_;
   std::string unreachable_;  // why the last Check could not reach S3; "" when it could
   std::unique_ptr<RecordCache> cache_;
+  mutable std::mutex idle_mu_;
+  mutable std::vector<std::unique_ptr<S3Client>> idle_clients_;
   // The keys of List's last two listings, for RemoveIncomplete right after it (a scheduled save's
   // retention, the start-up count) instead of listing the folder again.
   struct RecentListing {
@@ -124,8 +135,15 @@ class S3Store final : public SnapshotStore {
     std::set<std::string, std::less<>> snapshots;  // names under the folder
     std::vector<S3Object> records;                 // objects under .metadata/
   };
+  // Each snapshot as the last List gave it, with the ETags of its object and record then.
+  struct ListedSnapshot {
+    std::string object_etag;
+    std::string record_etag;  // "" when it had no record
+    SnapshotRecord record;
+  };
   mutable std::mutex recent_mu_;
   std::optional<RecentListing> recent_;
+  std::shared_ptr<const std::unordered_map<std::string, ListedSnapshot>> last_listed_;
 };
 
 }  // namespace snapd
