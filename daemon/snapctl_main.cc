@@ -104,7 +104,8 @@ constexpr const char* kDeleteHelp = R"(Usage: snapctl delete [-o text|json] NAME
        (alias: rm)
 
 Deletes each named snapshot (file or object, and its record) from every store holding it.
-Exits 1 if any could not be deleted; the others still are.
+Exits 1 if any could not be deleted; the others still are. Several names go in one request:
+each store is listed once and S3 deletes them in batches.
 
 Options:
   -o, --output FMT  text (default) or json: [{"name", "deletedFrom"} or {"name", "error"}]
@@ -309,6 +310,30 @@ int Delete(Invocation& in) {
   }
   int result = kOk;
   nlohmann::json results = nlohmann::json::array();
+  if (names.size() > 1) {
+    // One request for all: the daemon lists each store once and S3 deletes them in batches.
+    nlohmann::json body =
+        Expect2xx(in.client.Post("/v1/delete", nlohmann::json{{"names", names}}.dump()));
+    for (const nlohmann::json& item : body["results"]) {
+      const std::string name = TextOr(item, "name", "");
+      if (item.contains("error")) {
+        results.push_back({{"name", name}, {"error", item["error"]}});
+        std::cerr << "snapctl: delete " << name << ": " << TextOr(item, "error", "") << "\n";
+        result = kFailed;
+        continue;
+      }
+      results.push_back({{"name", name}, {"deletedFrom", item["deletedFrom"]}});
+      if (in.format == "text") {
+        std::string from;
+        for (const nlohmann::json& s : item["deletedFrom"]) {
+          from += (from.empty() ? "" : ", ") + s.get<std::string>();
+        }
+        std::cout << "deleted " << name << " (" << from << ")\n";
+      }
+    }
+    if (in.format == "json") PrintJson(results);
+    return result;
+  }
   for (const std::string& name : names) {
     try {
       nlohmann::json body = Expect2xx(in.client.Delete("/v1/snapshots/" + PathEscape(name)));

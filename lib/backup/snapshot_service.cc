@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "snapshot/snapshot_name.h"
@@ -63,6 +64,63 @@ std::vector<std::string> SnapshotService::Delete(const std::string& name) {
   }
   if (removed.empty()) throw Error::NotFound("snapshot " + name + " not found");
   return removed;
+}
+
+std::vector<DeleteOutcome> SnapshotService::DeleteMany(const std::vector<std::string>& names) {
+  std::vector<DeleteOutcome> outcomes;
+  std::map<std::string, size_t, std::less<>> index;
+  for (const std::string& name : names) {
+    ValidateSnapshotName(name);
+    if (index.emplace(name, outcomes.size()).second) outcomes.push_back({name, {}, ""});
+  }
+  auto note_error = [](DeleteOutcome& o, std::string_view storage, const std::string& what) {
+    o.error += (o.error.empty() ? "" : "; ") + std::string(storage) + ": " + what;
+  };
+  for (SnapshotStore* store : stores_) {
+    const std::string kind(store->Kind());
+    std::vector<SnapshotRecord> listed;
+    try {
+      listed = store->List();
+    } catch (const std::exception& e) {
+      for (DeleteOutcome& o : outcomes)
+        note_error(o, kind, std::string("cannot list: ") + e.what());
+      continue;
+    }
+    std::vector<std::string> present;
+    size_t ready = 0;
+    std::set<std::string, std::less<>> ready_present;
+    for (const SnapshotRecord& r : listed) {
+      if (r.status == "ready") ++ready;
+      if (!index.contains(r.name)) continue;
+      present.push_back(r.name);
+      if (r.status == "ready") ready_present.insert(r.name);
+    }
+    std::vector<RemoveFailure> failures;
+    try {
+      failures = store->RemoveMany(present);
+    } catch (const std::exception& e) {
+      for (const std::string& name : present) failures.push_back({name, e.what()});
+    }
+    std::set<std::string, std::less<>> failed;
+    for (const RemoveFailure& f : failures) {
+      failed.insert(f.name);
+      note_error(outcomes[index.at(f.name)], kind, f.error);
+    }
+    size_t removed_ready = 0;
+    for (const std::string& name : present) {
+      if (failed.contains(name)) continue;
+      outcomes[index.at(name)].deleted_from.push_back(kind);
+      removed_ready += ready_present.contains(name) ? 1 : 0;
+      spdlog::info("deleted snapshot {} from {}", name, kind);
+    }
+    if (options_.metrics != nullptr) {
+      options_.metrics->SetStoredSnapshots(kind, ready - removed_ready);
+    }
+  }
+  for (DeleteOutcome& o : outcomes) {
+    if (o.deleted_from.empty() && o.error.empty()) o.error = "snapshot " + o.name + " not found";
+  }
+  return outcomes;
 }
 
 PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string& prefix,

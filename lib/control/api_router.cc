@@ -118,7 +118,7 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
     case ApiOperation::kSave:
       return StartSave(request);
     case ApiOperation::kDelete:
-      return DeleteSnapshot(route.path[2]);
+      return route.path.size() == 2 ? DeleteSnapshots(request) : DeleteSnapshot(route.path[2]);
     case ApiOperation::kGetJob:
       return GetJob(route.path[2]);
     case ApiOperation::kCancelJob:
@@ -283,6 +283,34 @@ ApiResponse ApiRouter::DeleteSnapshot(const std::string& name) {
     removed = backend_.service->Delete(name);
   });
   return Json(200, {{"name", name}, {"deletedFrom", removed}});
+}
+
+ApiResponse ApiRouter::DeleteSnapshots(const ApiRequest& request) {
+  nlohmann::json body = ObjectBody(request, {"names"});
+  auto it = body.find("names");
+  if (it == body.end() || !it->is_array() || it->empty()) {
+    throw Error::InvalidInput("\"names\" must be a non-empty array of snapshot names");
+  }
+  std::vector<std::string> names;
+  for (const nlohmann::json& name : *it) {
+    if (!name.is_string()) throw Error::InvalidInput("\"names\" must hold strings");
+    ValidateSnapshotName(name.get<std::string>());
+    names.push_back(name.get<std::string>());
+  }
+  std::vector<DeleteOutcome> outcomes;
+  backend_.jobs->Run("delete", [&](JobContext& context) {
+    if (names.size() == 1) context.SetSnapshot(names.front());
+    outcomes = backend_.service->DeleteMany(names);
+  });
+  nlohmann::json results = nlohmann::json::array();
+  for (const DeleteOutcome& o : outcomes) {
+    if (o.error.empty()) {
+      results.push_back({{"name", o.name}, {"deletedFrom", o.deleted_from}});
+    } else {
+      results.push_back({{"name", o.name}, {"error", o.error}, {"deletedFrom", o.deleted_from}});
+    }
+  }
+  return Json(200, {{"results", results}});
 }
 
 ApiResponse ApiRouter::Prune(const ApiRequest& request) {

@@ -70,6 +70,7 @@ class ApiRouter {
   ApiResponse GetJob(const std::string& id);
   ApiResponse CancelJob(const std::string& id);
   ApiResponse DeleteSnapshot(const std::string& name);
+  ApiResponse DeleteSnapshots(const ApiRequest& request);
   ApiResponse Prune(const ApiRequest& request);
   ApiResponse StartVerify(const ApiRequest& request);
   ApiResponse StartRestore(const ApiRequest& request);

@@ -27,6 +27,8 @@ constexpr RouteEntry kRoutes[] = {
     {"v1/verify", "POST", ApiOperation::kVerify},
     {"v1/restore", "POST", ApiOperation::kRestore},
     {"v1/prune", "POST", ApiOperation::kPrune},
+    // Many at once (S3 deletes them in a few requests); judged as a delete.
+    {"v1/delete", "POST", ApiOperation::kDelete},
 };
 
 bool Matches(std::string_view pattern, const std::vector<std::string>& path) {

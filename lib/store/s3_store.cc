@@ -2,6 +2,7 @@
 #include "store/s3_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,6 +27,8 @@ constexpr size_t kMaxRecordSize = 1 << 20;
 constexpr std::chrono::seconds kRecentListingReuse{60};
 // Clients kept open between listings (a listing, a prune and the upkeep may overlap).
 constexpr size_t kIdleClients = 2;
+// DeleteObjects requests at once.
+constexpr int kDeleteConcurrency = 4;
 // Open reads the object in ranges of this size: memory stays bounded and a cut transfer costs
 // at most one range.
 constexpr uint64_t kReadRange = uint64_t{8} << 20;
@@ -575,36 +578,47 @@ std::vector<RemoveFailure> S3Store::RemoveMany(const std::vector<std::string>& n
   PooledClient client = Pooled();
   // A multiple of 3 under S3's 1000: a snapshot's keys go in one request.
   constexpr size_t kKeysPerRequest = 999;
-  bool batch = true;
-  for (size_t start = 0; start < keys.size(); start += kKeysPerRequest) {
+  const size_t chunks = (keys.size() + kKeysPerRequest - 1) / kKeysPerRequest;
+  std::atomic<bool> batch{true};
+  std::mutex failures_mu;
+  // Each DeleteObjects takes RGW about 1.5 ms a key: a few at once, as `aws s3 rm` does.
+  ForEachInParallel(*client, chunks, kDeleteConcurrency, [&](S3Client& c, size_t n) {
+    const size_t start = n * kKeysPerRequest;
     const std::vector<std::string> chunk(
         keys.begin() + static_cast<std::ptrdiff_t>(start),
         keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), start + kKeysPerRequest)));
-    if (batch) {
+    std::vector<std::pair<std::string, std::string>> failed_keys;
+    bool single = !batch.load();
+    if (!single) {
       try {
-        for (const S3DeleteFailure& f : client->DeleteObjects(chunk)) {
-          fail(f.key, client->Location(f.key) + ": " + f.code +
-                          (f.message.empty() ? "" : ": " + f.message));
+        for (const S3DeleteFailure& f : c.DeleteObjects(chunk)) {
+          failed_keys.emplace_back(f.key, c.Location(f.key) + ": " + f.code +
+                                              (f.message.empty() ? "" : ": " + f.message));
         }
-        continue;
       } catch (const Error& e) {
-        if (!IsNotImplemented(e)) {
-          for (const std::string& key : chunk) fail(key, e.what());
-          continue;
+        if (IsNotImplemented(e)) {
+          if (batch.exchange(false)) {
+            spdlog::info("S3 at {} does not implement DeleteObjects; deleting one object at a time",
+                         options_.client.endpoint);
+          }
+          single = true;
+        } else {
+          for (const std::string& key : chunk) failed_keys.emplace_back(key, e.what());
         }
-        spdlog::info("S3 at {} does not implement DeleteObjects; deleting one object at a time",
-                     options_.client.endpoint);
-        batch = false;
       }
     }
-    for (const std::string& key : chunk) {
-      try {
-        client->DeleteObject(key);
-      } catch (const Error& e) {
-        fail(key, e.what());
+    if (single) {
+      for (const std::string& key : chunk) {
+        try {
+          c.DeleteObject(key);
+        } catch (const Error& e) {
+          failed_keys.emplace_back(key, e.what());
+        }
       }
     }
-  }
+    std::lock_guard lock(failures_mu);
+    for (const auto& [key, why] : failed_keys) fail(key, why);
+  });
   for (const std::string& key : keys) cache_->Erase(key);
   cache_->Flush();
   return failures;

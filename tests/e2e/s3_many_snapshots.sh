@@ -3,7 +3,7 @@
 # answers on its socket at once; `snapctl ls` costs about the LIST requests of the folder and its
 # .metadata/ (measured with the same S3 client), warm and after a restart; prune keeps exactly
 # the newest N with their records; a record rewritten and an object deleted behind the
-# daemon's back show at the next listing.
+# daemon's back show at the next listing; a delete of several names takes them together.
 source "$(dirname "$0")/lib.sh"
 
 COUNT=${E2E_MANY_SNAPSHOTS:-2000}
@@ -24,10 +24,11 @@ for t in 1600000001 1600000002; do
 done
 total=$((COUNT + 2))
 
-# The baseline: the two listings k3s-snapd needs, with its own S3 client, fastest of 3.
-list_seconds() { "$S3_BULK" list "$folder" 3 | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'; }
-base=$(list_seconds)
-log "LIST of the folder and .metadata/ ($total objects): $base s"
+# The baseline: the two listings k3s-snapd needs (the folder and its .metadata/), with its own
+# S3 client, one round in a new process; RGW's own time for them varies 2x from one to the next,
+# so rounds of it and of `ls` alternate and the fastest of each are compared.
+list_seconds() { "$S3_BULK" list "$folder" 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'; }
+min() { python3 -c "print(min($1, ${2:-1e9}))"; }
 
 now() { date +%s.%N; }
 # timed_ls: `snapctl ls -o json` into $T/ls.json, its seconds in $TOOK; checks the count.
@@ -67,11 +68,13 @@ log "first ls without a cache: $cold s"
 [ -s "$STATE_DIR/s3-record-cache" ] || fail "no record cache in the state dir"
 
 best=""
+base=""
 for _ in 1 2 3 4 5; do
+  base=$(min "$(list_seconds)" "$base")
   timed_ls
-  best=$(python3 -c "print(min($TOOK, ${best:-1e9}))")
+  best=$(min "$TOOK" "$best")
 done
-log "warm ls: $best s (baseline $base s)"
+log "warm ls: $best s; LIST of the folder and .metadata/ ($total objects): $base s"
 at_most "$best" 2 "a warm ls"
 
 # A restart answers at once, its first ls reads no record again.
@@ -120,6 +123,18 @@ assert sys.argv[3] not in records, "the deleted object is still listed"
 changed = records[sys.argv[2]]
 assert changed["status"] == "failed" and "999" in changed.get("error", ""), changed
 PY
+
+# Several names in one request (POST /v1/delete): deleted together, a missing one named.
+one="etcd-snapshot-other-node-$((first + COUNT - 4))"
+two="etcd-snapshot-other-node-$((first + COUNT - 5))"
+expect_exit 1 snapctl delete "$one" "$two" etcd-snapshot-other-node-1
+assert_contains "$OUT" "deleted $one (s3)"
+assert_contains "$OUT" "deleted $two (s3)"
+assert_contains "$OUT" "etcd-snapshot-other-node-1: snapshot etcd-snapshot-other-node-1 not found"
+left=$("$S3_BULK" list "$folder" 1)
+# 10 kept, one deleted behind the daemon's back (its record stays until swept), two here.
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["objects"] == 7 and d["records"] == 8 else 1)' "$left" ||
+  fail "after deleting two S3 holds $left, want 7 objects and 8 records"
 
 stop_daemon
 log "ok"
