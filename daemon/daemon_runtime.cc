@@ -183,6 +183,7 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
     s3.incomplete_grace = c.s3.incomplete_upload_grace;
     s3.journal = r.upload_journal_.get();
     s3.spill_dir = c.state_dir;
+    s3.cache_dir = c.state_dir;
     r.s3_ = std::make_unique<S3Store>(s3);
     stores.push_back(r.s3_.get());
     S3Store* store = r.s3_.get();

@@ -21,6 +21,7 @@
 #include "control/control_client.h"
 #include "control/human_format.h"
 #include "control/progress_bar.h"
+#include "control/snapshot_query.h"
 #include "core/error.h"
 #include "core/time_format.h"
 #include "snapctl_cli.h"
@@ -81,13 +82,19 @@ only the name or the JSON, so name=$(snapctl save) works. Ctrl-C stops waiting; 
 on in k3s-snapd (see snapctl status).
 )";
 
-constexpr const char* kListHelp = R"(Usage: snapctl ls [-o table|wide|json|name]
+constexpr const char* kListHelp =
+    R"(Usage: snapctl ls [--storage local|s3] [--node NODE] [--name PREFIX] [--limit N]
+                  [-o table|wide|json|name]
        (aliases: list, l)
 
 Lists the snapshots of every store, newest first. A store that cannot be listed is named on
 stderr and makes the command exit 1; the snapshots of the others are still shown.
 
 Options:
+  --storage KIND    only the snapshots of that store (local or s3); the other is not listed
+  --node NODE       only the snapshots taken by NODE
+  --name PREFIX     only names starting with PREFIX (e.g. on-demand)
+  --limit N         only the newest N (after the filters above)
   -o, --output FMT  table (default): human sizes and ages
                     wide: exact bytes and RFC 3339 creation times
                     json: the records as the API gives them (exact bytes, RFC 3339)
@@ -101,7 +108,8 @@ constexpr const char* kDeleteHelp = R"(Usage: snapctl delete [-o text|json] NAME
        (alias: rm)
 
 Deletes each named snapshot (file or object, and its record) from every store holding it.
-Exits 1 if any could not be deleted; the others still are.
+Exits 1 if any could not be deleted; the others still are. Several names go in one request:
+each store is listed once and S3 deletes them in batches.
 
 Options:
   -o, --output FMT  text (default) or json: [{"name", "deletedFrom"} or {"name", "error"}]
@@ -218,12 +226,29 @@ int Save(Invocation& in) {
   return kOk;
 }
 
+int CountOption(const Invocation& in, std::string_view flag, const std::string& text,
+                bool non_negative);
+
 int List(Invocation& in) {
   in.format = "table";
+  SnapshotQuery query;
   while (!in.args.Done()) {
-    if (!OutputOption(in, {"table", "wide", "json", "name"})) Unexpected(in);
+    if (auto v = in.args.Option({"--storage"}, in.command)) {
+      if (*v != "local" && *v != "s3") {
+        throw UsageError(in.command, "--storage " + *v + ": must be local or s3");
+      }
+      query.storage = *v;
+    } else if (auto n = in.args.Option({"--node"}, in.command)) {
+      query.node = *n;
+    } else if (auto p = in.args.Option({"--name"}, in.command)) {
+      query.name_prefix = *p;
+    } else if (auto l = in.args.Option({"--limit"}, in.command)) {
+      query.limit = static_cast<size_t>(CountOption(in, "--limit", *l, true));
+    } else if (!OutputOption(in, {"table", "wide", "json", "name"})) {
+      Unexpected(in);
+    }
   }
-  nlohmann::json answer = Expect2xx(in.client.Get("/v1/snapshots"));
+  nlohmann::json answer = Expect2xx(in.client.Get("/v1/snapshots" + SnapshotQueryString(query)));
   const nlohmann::json& list = answer["snapshots"];
   // A store that could not be listed fails the command, but what the others hold is shown.
   int result = kOk;
@@ -289,6 +314,30 @@ int Delete(Invocation& in) {
   }
   int result = kOk;
   nlohmann::json results = nlohmann::json::array();
+  if (names.size() > 1) {
+    // One request for all: the daemon lists each store once and S3 deletes them in batches.
+    nlohmann::json body =
+        Expect2xx(in.client.Post("/v1/delete", nlohmann::json{{"names", names}}.dump()));
+    for (const nlohmann::json& item : body["results"]) {
+      const std::string name = TextOr(item, "name", "");
+      if (item.contains("error")) {
+        results.push_back({{"name", name}, {"error", item["error"]}});
+        std::cerr << "snapctl: delete " << name << ": " << TextOr(item, "error", "") << "\n";
+        result = kFailed;
+        continue;
+      }
+      results.push_back({{"name", name}, {"deletedFrom", item["deletedFrom"]}});
+      if (in.format == "text") {
+        std::string from;
+        for (const nlohmann::json& s : item["deletedFrom"]) {
+          from += (from.empty() ? "" : ", ") + s.get<std::string>();
+        }
+        std::cout << "deleted " << name << " (" << from << ")\n";
+      }
+    }
+    if (in.format == "json") PrintJson(results);
+    return result;
+  }
   for (const std::string& name : names) {
     try {
       nlohmann::json body = Expect2xx(in.client.Delete("/v1/snapshots/" + PathEscape(name)));

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "core/error.h"
 #include "snapshot/snapshot_name.h"
@@ -18,9 +20,10 @@ SnapshotService::SnapshotService(SnapshotServiceOptions options, Datastore& data
       stores_(std::move(stores)),
       clock_(clock) {}
 
-SnapshotListing SnapshotService::List() {
+SnapshotListing SnapshotService::List(std::string_view storage) {
   SnapshotListing listing;
   for (SnapshotStore* store : stores_) {
+    if (!storage.empty() && store->Kind() != storage) continue;
     try {
       std::vector<SnapshotRecord> records = store->List();
       listing.records.insert(listing.records.end(), std::make_move_iterator(records.begin()),
@@ -63,6 +66,63 @@ std::vector<std::string> SnapshotService::Delete(const std::string& name) {
   return removed;
 }
 
+std::vector<DeleteOutcome> SnapshotService::DeleteMany(const std::vector<std::string>& names) {
+  std::vector<DeleteOutcome> outcomes;
+  std::map<std::string, size_t, std::less<>> index;
+  for (const std::string& name : names) {
+    ValidateSnapshotName(name);
+    if (index.emplace(name, outcomes.size()).second) outcomes.push_back({name, {}, ""});
+  }
+  auto note_error = [](DeleteOutcome& o, std::string_view storage, const std::string& what) {
+    o.error += (o.error.empty() ? "" : "; ") + std::string(storage) + ": " + what;
+  };
+  for (SnapshotStore* store : stores_) {
+    const std::string kind(store->Kind());
+    std::vector<SnapshotRecord> listed;
+    try {
+      listed = store->List();
+    } catch (const std::exception& e) {
+      for (DeleteOutcome& o : outcomes)
+        note_error(o, kind, std::string("cannot list: ") + e.what());
+      continue;
+    }
+    std::vector<std::string> present;
+    size_t ready = 0;
+    std::set<std::string, std::less<>> ready_present;
+    for (const SnapshotRecord& r : listed) {
+      if (r.status == "ready") ++ready;
+      if (!index.contains(r.name)) continue;
+      present.push_back(r.name);
+      if (r.status == "ready") ready_present.insert(r.name);
+    }
+    std::vector<RemoveFailure> failures;
+    try {
+      failures = store->RemoveMany(present);
+    } catch (const std::exception& e) {
+      for (const std::string& name : present) failures.push_back({name, e.what()});
+    }
+    std::set<std::string, std::less<>> failed;
+    for (const RemoveFailure& f : failures) {
+      failed.insert(f.name);
+      note_error(outcomes[index.at(f.name)], kind, f.error);
+    }
+    size_t removed_ready = 0;
+    for (const std::string& name : present) {
+      if (failed.contains(name)) continue;
+      outcomes[index.at(name)].deleted_from.push_back(kind);
+      removed_ready += ready_present.contains(name) ? 1 : 0;
+      spdlog::info("deleted snapshot {} from {}", name, kind);
+    }
+    if (options_.metrics != nullptr) {
+      options_.metrics->SetStoredSnapshots(kind, ready - removed_ready);
+    }
+  }
+  for (DeleteOutcome& o : outcomes) {
+    if (o.deleted_from.empty() && o.error.empty()) o.error = "snapshot " + o.name + " not found";
+  }
+  return outcomes;
+}
+
 PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string& prefix,
                                         const RetentionPolicy& policy, bool dry_run) {
   PruneReport report;
@@ -77,15 +137,27 @@ PruneReport SnapshotService::PruneStore(SnapshotStore& store, const std::string&
     return report;
   }
   report.decisions = ApplyRetention(candidates, prefix, policy, options_.retention_clock);
+  std::vector<std::string> doomed;
+  for (const RetentionDecision& d : report.decisions) {
+    if (!d.keep && !dry_run) doomed.push_back(d.name);
+  }
+  // At once: S3 deletes up to 333 snapshots a request instead of three requests each.
+  std::vector<RemoveFailure> failures;
+  try {
+    failures = store.RemoveMany(doomed);
+  } catch (const std::exception& e) {
+    for (const std::string& name : doomed) failures.push_back({name, e.what()});
+  }
+  std::map<std::string, std::string, std::less<>> failed;
+  for (RemoveFailure& f : failures) failed.emplace(f.name, std::move(f.error));
   for (const RetentionDecision& d : report.decisions) {
     if (d.keep || dry_run) continue;
-    try {
-      store.Remove(d.name);
-      report.removed.push_back(d.name);
-      spdlog::info("retention: deleted {} from {}: {}", d.name, report.storage, d.reason);
-    } catch (const std::exception& e) {
-      report.errors.push_back(d.name + ": " + e.what());
+    if (auto it = failed.find(d.name); it != failed.end()) {
+      report.errors.push_back(d.name + ": " + it->second);
+      continue;
     }
+    report.removed.push_back(d.name);
+    spdlog::info("retention: deleted {} from {}: {}", d.name, report.storage, d.reason);
   }
   if (options_.metrics != nullptr) {
     // Retention only ever removes ready snapshots.

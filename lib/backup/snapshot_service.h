@@ -106,6 +106,13 @@ struct SnapshotListing {
   std::vector<StoreError> errors;       // stores that could not be listed
 };
 
+// What DeleteMany did with one name: the stores it was removed from, and what failed.
+struct DeleteOutcome {
+  std::string name;
+  std::vector<std::string> deleted_from;
+  std::string error;  // "" when every store holding it removed it; "not found" when none had it
+};
+
 struct PruneReport {
   std::string storage;
   std::vector<RetentionDecision> decisions;
@@ -138,12 +145,16 @@ class SnapshotService {
   ScheduledUploadStatus LastScheduledUpload() const;
   std::vector<PendingUpload> PendingUploads() const;
 
-  // Every store's snapshots, newest first; a store that cannot be listed is named in errors.
-  SnapshotListing List();
+  // Every store's snapshots (or only those of the store of kind `storage`), newest first; a
+  // store that cannot be listed is named in errors.
+  SnapshotListing List(std::string_view storage = "");
   // Deletes `name` from every store holding it; returns the storage kinds it was removed from.
   // kNotFound if no store had it; when a store failed, throws naming it (after removing from
   // the others).
   std::vector<std::string> Delete(const std::string& name);
+  // Deletes each of `names` from every store holding it, each store listed once and asked to
+  // remove them all at once (S3: DeleteObjects). One outcome per distinct name, in order.
+  std::vector<DeleteOutcome> DeleteMany(const std::vector<std::string>& names);
   // Applies `policy` to the ready snapshots of `prefix` in each store; a dry run deletes
   // nothing, its reports' decisions saying what would go.
   std::vector<PruneReport> Prune(const std::string& prefix, const RetentionPolicy& policy,

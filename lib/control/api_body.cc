@@ -5,12 +5,14 @@
 
 namespace snapd {
 
+std::string DumpJson(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 ApiResponse Json(int status, const nlohmann::json& body) {
   ApiResponse response;
   response.status = status;
-  // Names, paths and targets are bytes, not always UTF-8: such bytes are shown as U+FFFD
-  // rather than failing the whole answer (a strict dump throws, and the request got a 500).
-  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  response.body = DumpJson(body) + "\n";
   return response;
 }
 

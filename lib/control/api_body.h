@@ -12,6 +12,9 @@
 
 namespace snapd {
 
+// Names, paths and targets are bytes, not always UTF-8: such bytes are shown as U+FFFD rather
+// than failing the whole answer (a strict dump throws, and the request got a 500).
+std::string DumpJson(const nlohmann::json& value);
 ApiResponse Json(int status, const nlohmann::json& body);
 ApiResponse ErrorResponse(int status, const std::string& message, std::string_view kind);
 

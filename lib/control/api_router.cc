@@ -12,6 +12,7 @@
 
 #include "control/api_body.h"
 #include "control/api_routes.h"
+#include "control/snapshot_query.h"
 #include "core/error.h"
 #include "core/time_format.h"
 #include "restore/sqlite_restore.h"
@@ -83,11 +84,11 @@ ApiResponse ApiRouter::Handle(const ApiRequest& request) {
     case ApiOperation::kStatus:
       return Status();
     case ApiOperation::kListSnapshots:
-      return ListSnapshots();
+      return ListSnapshots(request);
     case ApiOperation::kSave:
       return StartSave(request);
     case ApiOperation::kDelete:
-      return DeleteSnapshot(route.path[2]);
+      return route.path.size() == 2 ? DeleteSnapshots(request) : DeleteSnapshot(route.path[2]);
     case ApiOperation::kGetJob:
       return GetJob(route.path[2], request.peer);
     case ApiOperation::kCancelJob:
@@ -204,15 +205,25 @@ ApiResponse ApiRouter::Status() {
   return Json(200, body);
 }
 
-ApiResponse ApiRouter::ListSnapshots() {
-  SnapshotListing listing = backend_.service->List();
-  nlohmann::json list = nlohmann::json::array();
-  for (const SnapshotRecord& r : listing.records) list.push_back(RecordToApiJson(r));
+ApiResponse ApiRouter::ListSnapshots(const ApiRequest& request) {
+  const SnapshotQuery query = ParseSnapshotQuery(request.target);
+  // A store not asked for is not listed at all: `ls --storage local` needs no S3.
+  SnapshotListing listing = backend_.service->List(query.storage);
+  ApplySnapshotQuery(query, listing.records);
   nlohmann::json errors = nlohmann::json::array();
   for (const StoreError& e : listing.errors) {
     errors.push_back({{"storage", e.storage}, {"error", e.message}});
   }
-  return Json(200, {{"snapshots", list}, {"errors", errors}});
+  // The same document Json() would make, one record at a time: with thousands of snapshots,
+  // building (and freeing) one tree of them all cost more than listing S3.
+  ApiResponse response;
+  response.body = "{\"errors\":" + DumpJson(errors) + ",\"snapshots\":[";
+  for (size_t i = 0; i < listing.records.size(); ++i) {
+    if (i > 0) response.body += ',';
+    response.body += DumpJson(RecordToApiJson(listing.records[i]));
+  }
+  response.body += "]}\n";
+  return response;
 }
 
 ApiResponse ApiRouter::StartSave(const ApiRequest& request) {
@@ -251,6 +262,34 @@ ApiResponse ApiRouter::DeleteSnapshot(const std::string& name) {
     removed = backend_.service->Delete(name);
   });
   return Json(200, {{"name", name}, {"deletedFrom", removed}});
+}
+
+ApiResponse ApiRouter::DeleteSnapshots(const ApiRequest& request) {
+  nlohmann::json body = ObjectBody(request, {"names"});
+  auto it = body.find("names");
+  if (it == body.end() || !it->is_array() || it->empty()) {
+    throw Error::InvalidInput("\"names\" must be a non-empty array of snapshot names");
+  }
+  std::vector<std::string> names;
+  for (const nlohmann::json& name : *it) {
+    if (!name.is_string()) throw Error::InvalidInput("\"names\" must hold strings");
+    ValidateSnapshotName(name.get<std::string>());
+    names.push_back(name.get<std::string>());
+  }
+  std::vector<DeleteOutcome> outcomes;
+  backend_.jobs->Run("delete", [&](JobContext& context) {
+    if (names.size() == 1) context.SetSnapshot(names.front());
+    outcomes = backend_.service->DeleteMany(names);
+  });
+  nlohmann::json results = nlohmann::json::array();
+  for (const DeleteOutcome& o : outcomes) {
+    if (o.error.empty()) {
+      results.push_back({{"name", o.name}, {"deletedFrom", o.deleted_from}});
+    } else {
+      results.push_back({{"name", o.name}, {"error", o.error}, {"deletedFrom", o.deleted_from}});
+    }
+  }
+  return Json(200, {{"results", results}});
 }
 
 ApiResponse ApiRouter::Prune(const ApiRequest& request) {

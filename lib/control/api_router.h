@@ -72,11 +72,12 @@ class ApiRouter {
  private:
   ApiResponse Status();
   nlohmann::json DatastoreStatus() const;
-  ApiResponse ListSnapshots();
+  ApiResponse ListSnapshots(const ApiRequest& request);
   ApiResponse StartSave(const ApiRequest& request);
   ApiResponse GetJob(const std::string& id, const PeerCredentials& peer);
   ApiResponse CancelJob(const std::string& id);
   ApiResponse DeleteSnapshot(const std::string& name);
+  ApiResponse DeleteSnapshots(const ApiRequest& request);
   ApiResponse Prune(const ApiRequest& request);
   ApiResponse StartVerify(const ApiRequest& request);
   ApiResponse StartRestore(const ApiRequest& request);

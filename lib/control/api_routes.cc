@@ -31,6 +31,8 @@ constexpr RouteEntry kRoutes[] = {
     {"v1/get", "POST", ApiOperation::kGetKeys},
     {"v1/diff", "POST", ApiOperation::kDiff},
     {"v1/undelete", "POST", ApiOperation::kUndelete},
+    // Many at once (S3 deletes them in a few requests); judged as a delete.
+    {"v1/delete", "POST", ApiOperation::kDelete},
 };
 
 bool Matches(std::string_view pattern, const std::vector<std::string>& path) {

@@ -22,7 +22,7 @@ enum class ApiOperation {
   kGetKeys,  // POST /v1/get: a job reading keys' values from a snapshot
   // Changing snapshots or what a restore leaves behind.
   kSave,       // POST /v1/snapshots
-  kDelete,     // DELETE /v1/snapshots/{name}
+  kDelete,     // DELETE /v1/snapshots/{name}, POST /v1/delete
   kPrune,      // POST /v1/prune
   kRestore,    // POST /v1/restore
   kCancelJob,  // DELETE /v1/jobs/{id}: stops a running job (a save may be the schedule's)

@@ -443,10 +443,11 @@ void S3Client::GetObject(const std::string& key, ByteSink& sink, uint64_t offset
   Execute(call);
 }
 
-std::string S3Client::GetSmallObject(const std::string& key, size_t limit) {
+std::string S3Client::GetSmallObject(const std::string& key, size_t limit,
+                                     const std::string& if_match) {
   std::string body;
   LimitedStringSink sink(body, limit, "S3 GetObject " + Location(key));
-  GetObject(key, sink);
+  GetObject(key, sink, 0, 0, if_match);
   return body;
 }
 

@@ -112,8 +112,10 @@ class S3Client {
   // changed meanwhile fails (kConflict) instead of mixing two versions.
   void GetObject(const std::string& key, ByteSink& sink, uint64_t offset = 0, uint64_t length = 0,
                  const std::string& if_match = "");
-  // A small object's body, at most `limit` bytes (a larger one throws kCorrupt).
-  std::string GetSmallObject(const std::string& key, size_t limit = 1 << 20);
+  // A small object's body, at most `limit` bytes (a larger one throws kCorrupt). With `if_match`,
+  // an object that is no longer at that ETag fails (kConflict).
+  std::string GetSmallObject(const std::string& key, size_t limit = 1 << 20,
+                             const std::string& if_match = "");
   // S3 answers success for a missing key too.
   void DeleteObject(const std::string& key);
   // Deletes up to 1000 keys in one request; returns those that failed.

@@ -336,7 +336,7 @@ std::unique_ptr<ByteSource> LocalStore::Open(const std::string& name) {
   return std::make_unique<FileSource>(PathOf(name));
 }
 
-void LocalStore::Remove(const std::string& name) {
+void LocalStore::RemoveUnsynced(const std::string& name) {
   ValidateSnapshotName(name);
   struct stat st;
   if (::lstat(PathOf(name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -346,7 +346,26 @@ void LocalStore::Remove(const std::string& name) {
   for (const std::string& path : {MetadataPathOf(name), MetadataPathOf(TokenBackupName(name))}) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) ThrowSystemError("delete " + path, errno);
   }
+}
+
+void LocalStore::Remove(const std::string& name) {
+  RemoveUnsynced(name);
   SyncDirectory(dir_);
+}
+
+std::vector<RemoveFailure> LocalStore::RemoveMany(const std::vector<std::string>& names) {
+  std::vector<RemoveFailure> failures;
+  bool removed = false;
+  for (const std::string& name : names) {
+    try {
+      RemoveUnsynced(name);
+      removed = true;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) failures.push_back({name, e.what()});
+    }
+  }
+  if (removed) SyncDirectory(dir_);
+  return failures;
 }
 
 std::string LocalStore::ReadTokenBackup(const std::string& name) {

@@ -26,6 +26,8 @@ class LocalStore final : public SnapshotStore {
   std::vector<SnapshotRecord> List() override;
   std::unique_ptr<ByteSource> Open(const std::string& name) override;
   void Remove(const std::string& name) override;
+  // One by one, but the directory is synced once for all of them.
+  std::vector<RemoveFailure> RemoveMany(const std::vector<std::string>& names) override;
   std::string ReadTokenBackup(const std::string& name) override;
   // Removes the `.part` files of this daemon's saves that an earlier process left (at once),
   // other `.part` files no writer holds and untouched for kPartGraceSeconds, and records left
@@ -41,6 +43,8 @@ class LocalStore final : public SnapshotStore {
   static constexpr int kPartGraceSeconds = 10;
 
  private:
+  // Remove without syncing the directory.
+  void RemoveUnsynced(const std::string& name);
   std::string dir_;
   std::string metadata_dir_;
   std::string node_name_;

@@ -2,13 +2,19 @@
 #include "store/s3_store.h"
 
 #include <algorithm>
+#include <atomic>
+#include <map>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/string_sink.h"
+#include "s3/s3_parallel.h"
 #include "s3/s3_upload.h"
 #include "snapshot/snapshot_name.h"
 
@@ -17,6 +23,12 @@ namespace {
 
 constexpr std::string_view kMetadataDir = ".metadata";
 constexpr size_t kMaxRecordSize = 1 << 20;
+// How long RemoveIncomplete may use the keys List saw instead of listing again.
+constexpr std::chrono::seconds kRecentListingReuse{60};
+// Clients kept open between listings (a listing, a prune and the upkeep may overlap).
+constexpr size_t kIdleClients = 2;
+// DeleteObjects requests at once.
+constexpr int kDeleteConcurrency = 4;
 // Open reads the object in ranges of this size: memory stays bounded and a cut transfer costs
 // at most one range.
 constexpr uint64_t kReadRange = uint64_t{8} << 20;
@@ -30,6 +42,34 @@ constexpr const char* kMetaSize = "k3s-snapd-size";
 
 std::string ContentTypeFor(std::string_view name) {
   return name.ends_with(".zip") ? "application/zip" : "application/octet-stream";
+}
+
+// A DeleteObjects that the server does not have (some S3 look-alikes): delete one by one.
+bool IsNotImplemented(const Error& e) {
+  std::string_view text = e.what();
+  return text.find("NotImplemented") != std::string_view::npos ||
+         text.find("(HTTP 501") != std::string_view::npos ||
+         text.find("MethodNotAllowed") != std::string_view::npos;
+}
+
+// What List takes from a k3s-made object's metadata, as the record cache keeps it.
+std::string HeadCacheValue(const S3ObjectHead& head) {
+  auto get = [&head](const char* name) {
+    auto it = head.metadata.find(name);
+    return it == head.metadata.end() ? std::string() : it->second;
+  };
+  return nlohmann::json{{"node", get(kMetaNodeName)},
+                        {"tokenHash", get(kMetaTokenHash)},
+                        {"sha256", get(kMetaSha256)}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void ApplyHeadCacheValue(std::string_view value, SnapshotRecord& r) {
+  nlohmann::json json = nlohmann::json::parse(value, nullptr, false);
+  if (!json.is_object()) return;
+  r.node = json.value("node", "");
+  r.token_hash = json.value("tokenHash", "");
+  r.sha256 = json.value("sha256", "");
 }
 
 bool IsValidName(std::string_view name) {
@@ -111,7 +151,10 @@ class S3SnapshotWriter final : public SnapshotWriter {
       S3PutOptions put;
       put.content_type = "application/json";
       put.metadata = metadata;
-      client_->PutObject(store_.MetadataKeyOf(name_), RecordToMetadataJson(stored), put);
+      const std::string body = RecordToMetadataJson(stored);
+      const std::string etag = client_->PutObject(store_.MetadataKeyOf(name_), body, put);
+      // The next listing needs no GET for it.
+      store_.cache().Put(store_.MetadataKeyOf(name_), etag, body);
     } catch (...) {
       journal_.CommitFailed(RemoveWritten());
       throw;
@@ -262,6 +305,11 @@ S3Store::S3Store(S3StoreOptions options)
     : options_(std::move(options)),
       folder_(CleanS3Folder(options_.folder)),
       counters_(std::make_shared<S3Counters>()) {
+  RecordCacheOptions cache;
+  cache.dir = options_.cache_dir;
+  cache.scope = options_.client.endpoint + "/" + options_.client.bucket;
+  cache.max_entries = options_.cache_entries;
+  cache_ = std::make_unique<RecordCache>(std::move(cache));
   // Validates the endpoint, bucket and lookup type now rather than at the first save.
   NewClient();
 }
@@ -270,6 +318,24 @@ S3Store::~S3Store() = default;
 
 std::unique_ptr<S3Client> S3Store::NewClient() const {
   return std::make_unique<S3Client>(options_.client, counters_);
+}
+
+S3Store::PooledClient S3Store::Pooled() const {
+  {
+    std::lock_guard lock(idle_mu_);
+    if (!idle_clients_.empty()) {
+      PooledClient client(idle_clients_.back().release(), ClientReturn{this});
+      idle_clients_.pop_back();
+      return client;
+    }
+  }
+  return PooledClient(NewClient().release(), ClientReturn{this});
+}
+
+void S3Store::ClientReturn::operator()(S3Client* client) const {
+  std::unique_ptr<S3Client> owned(client);
+  std::lock_guard lock(store->idle_mu_);
+  if (store->idle_clients_.size() < kIdleClients) store->idle_clients_.push_back(std::move(owned));
 }
 
 std::string S3Store::ListPrefix() const {
@@ -308,57 +374,150 @@ std::vector<SnapshotRecord> S3Store::List() {
     std::lock_guard lock(unreachable_mu_);
     if (!unreachable_.empty()) throw Error::Transient("S3 is unreachable: " + unreachable_);
   }
-  std::unique_ptr<S3Client> client = NewClient();
+  PooledClient client = Pooled();
   const std::string prefix = ListPrefix();
   // The delimiter keeps sub-folders (and .metadata/) out: their keys are not `folder/name`.
   std::vector<S3Object> objects = client->ListAllObjects(prefix, "/");
   const std::string metadata_prefix = MetadataKeyOf("");
-  std::set<std::string, std::less<>> records;
-  for (const S3Object& object : client->ListAllObjects(metadata_prefix, "/")) {
-    if (object.size > 0) records.insert(object.key.substr(metadata_prefix.size()));
+  std::vector<S3Object> record_objects = client->ListAllObjects(metadata_prefix, "/");
+  std::map<std::string, S3Object, std::less<>> records;  // by snapshot name
+  for (const S3Object& object : record_objects) {
+    if (object.size > 0) records.emplace(object.key.substr(metadata_prefix.size()), object);
+  }
+  {
+    RecentListing recent{std::chrono::steady_clock::now(), {}, std::move(record_objects)};
+    for (const S3Object& object : objects)
+      recent.snapshots.insert(object.key.substr(prefix.size()));
+    std::lock_guard lock(recent_mu_);
+    recent_ = std::move(recent);
   }
 
-  std::vector<SnapshotRecord> listed;
+  // Each snapshot as listed, with what is known of it from the cache; the rest is fetched below.
+  struct Listed {
+    SnapshotRecord record;
+    const S3Object* object = nullptr;
+    const S3Object* record_object = nullptr;  // its .metadata/ record, when listed
+    std::optional<std::string> body;          // the record's JSON
+    std::optional<std::string> head;          // HeadCacheValue of a record-less object
+    bool gone = false;                        // deleted since the listing
+    bool merged = false;                      // `record` has its record's fields
+    bool remembered = false;                  // `record` is the last listing's, same ETags
+  };
+  std::vector<Listed> listed;
+  std::set<std::string, std::less<>> cached_keys;  // what the cache may keep: S3 lists it
+  std::shared_ptr<const std::unordered_map<std::string, ListedSnapshot>> last;
+  {
+    std::lock_guard lock(recent_mu_);
+    last = last_listed_;
+  }
+  static const std::unordered_map<std::string, ListedSnapshot> kNone;
+  const auto& remembered = last ? *last : kNone;
+  std::vector<size_t> to_get;
   for (const S3Object& object : objects) {
     std::string name = object.key.substr(prefix.size());
     if (object.size == 0 || !IsValidName(name)) continue;
-    SnapshotRecord r;
+    Listed entry;
+    SnapshotRecord& r = entry.record;
     r.name = name;
     r.storage = "s3";
     r.location = client->Location(object.key);
     r.size = object.size;
     r.created_at = ParseSnapshotTime(name).value_or(object.last_modified);
     SetEncodingFromName(r);
-    bool merged = false;
-    if (records.contains(name)) {
-      try {
-        std::string body = client->GetSmallObject(MetadataKeyOf(name), kMaxRecordSize);
-        merged = MergeMetadataJson(body, r);
-      } catch (const Error& e) {
-        spdlog::warn("cannot read the record of {}: {}", r.location, e.what());
-      }
-      if (merged && r.size != object.size) {
-        r.status = "failed";
-        r.error = "object is " + std::to_string(object.size) + " bytes but was saved with " +
-                  std::to_string(r.size) + " (truncated or replaced)";
-        r.size = object.size;
-      }
+    entry.object = &object;
+    auto it = records.find(name);
+    if (it != records.end()) {
+      entry.record_object = &it->second;
+      cached_keys.insert(it->second.key);
     }
-    if (!merged) {
-      // Made by k3s (or its record is unreadable): its object metadata names the node.
-      try {
-        S3ObjectHead head = client->HeadObject(object.key);
-        r.node = head.metadata[kMetaNodeName];
-        r.token_hash = head.metadata[kMetaTokenHash];
-        r.sha256 = head.metadata[kMetaSha256];
-      } catch (const Error& e) {
-        if (e.kind() == ErrorKind::kNotFound) continue;  // deleted meanwhile
-        spdlog::warn("cannot read the metadata of {}: {}", r.location, e.what());
-      }
+    if (auto seen = remembered.find(name);
+        seen != remembered.end() && seen->second.object_etag == object.etag &&
+        seen->second.record_etag == (it != records.end() ? it->second.etag : "")) {
+      // Nothing of it changed since the last listing: not even its JSON is parsed again.
+      entry.record = seen->second.record;
+      entry.remembered = true;
+      if (it == records.end()) cached_keys.insert(object.key);
+    } else if (it != records.end()) {
+      entry.body = cache_->Get(it->second.key, it->second.etag);
+      if (!entry.body) to_get.push_back(listed.size());
     }
-    listed.push_back(std::move(r));
+    listed.push_back(std::move(entry));
   }
-  return listed;
+
+  // Records are written once: a GET pinned to the listed ETag, so what is cached is that version.
+  ForEachInParallel(*client, to_get.size(), options_.fetch_concurrency, [&](S3Client& c, size_t i) {
+    Listed& entry = listed[to_get[i]];
+    const S3Object& record = *entry.record_object;
+    try {
+      entry.body = c.GetSmallObject(record.key, kMaxRecordSize, record.etag);
+      cache_->Put(record.key, record.etag, *entry.body);
+    } catch (const Error& e) {
+      spdlog::warn("cannot read the record of {}: {}", entry.record.location, e.what());
+    }
+  });
+
+  std::vector<size_t> to_head;
+  for (size_t i = 0; i < listed.size(); ++i) {
+    Listed& entry = listed[i];
+    if (entry.remembered) continue;
+    SnapshotRecord& r = entry.record;
+    const uint64_t object_size = entry.object->size;
+    const bool merged = entry.body && MergeMetadataJson(*entry.body, r);
+    entry.merged = merged;
+    if (merged && r.size != object_size) {
+      r.status = "failed";
+      r.error = "object is " + std::to_string(object_size) + " bytes but was saved with " +
+                std::to_string(r.size) + " (truncated or replaced)";
+      r.size = object_size;
+    }
+    if (merged) continue;
+    // Made by k3s (or its record is unreadable): its object metadata names the node.
+    cached_keys.insert(entry.object->key);
+    entry.head = cache_->Get(entry.object->key, entry.object->etag);
+    if (!entry.head) to_head.push_back(i);
+  }
+  ForEachInParallel(
+      *client, to_head.size(), options_.fetch_concurrency, [&](S3Client& c, size_t i) {
+        Listed& entry = listed[to_head[i]];
+        try {
+          S3ObjectHead head = c.HeadObject(entry.object->key);
+          entry.head = HeadCacheValue(head);
+          // Kept only when it is the version listed (not replaced meanwhile).
+          if (head.etag == entry.object->etag) {
+            cache_->Put(entry.object->key, entry.object->etag, *entry.head);
+          }
+        } catch (const Error& e) {
+          if (e.kind() == ErrorKind::kNotFound) {
+            entry.gone = true;
+          } else {
+            spdlog::warn("cannot read the metadata of {}: {}", entry.record.location, e.what());
+          }
+        }
+      });
+
+  std::vector<SnapshotRecord> result;
+  result.reserve(listed.size());
+  auto now_listed = std::make_shared<std::unordered_map<std::string, ListedSnapshot>>();
+  for (Listed& entry : listed) {
+    if (entry.gone) continue;
+    if (entry.head) ApplyHeadCacheValue(*entry.head, entry.record);
+    // Remembered only when read whole: a record that could not be read is tried again.
+    if (entry.remembered || entry.merged || (entry.record_object == nullptr && entry.head)) {
+      now_listed->emplace(
+          entry.record.name,
+          ListedSnapshot{entry.object->etag, entry.record_object ? entry.record_object->etag : "",
+                         entry.record});
+    }
+    result.push_back(std::move(entry.record));
+  }
+  {
+    std::lock_guard lock(recent_mu_);
+    last_listed_ = std::move(now_listed);
+  }
+  // Gone from S3 or replaced by a version read above: forgotten.
+  cache_->KeepOnly(prefix, cached_keys);
+  cache_->Flush();
+  return result;
 }
 
 std::unique_ptr<ByteSource> S3Store::Open(const std::string& name) {
@@ -391,6 +550,79 @@ void S3Store::Remove(const std::string& name) {
   client->DeleteObject(MetadataKeyOf(name));
   // S3 answers a delete of a missing key with success: no need to know whether it had one.
   client->DeleteObject(MetadataKeyOf(TokenBackupName(name)));
+  cache_->Erase(KeyOf(name));
+  cache_->Erase(MetadataKeyOf(name));
+}
+
+std::vector<RemoveFailure> S3Store::RemoveMany(const std::vector<std::string>& names) {
+  std::vector<RemoveFailure> failures;
+  std::vector<std::string> keys;
+  std::map<std::string, std::string, std::less<>> owner;  // key -> snapshot name
+  for (const std::string& name : names) {
+    if (!IsValidName(name)) {
+      failures.push_back({name, "not a snapshot name"});
+      continue;
+    }
+    // The snapshot first: a record left without it is swept by RemoveIncomplete.
+    for (std::string key :
+         {KeyOf(name), MetadataKeyOf(name), MetadataKeyOf(TokenBackupName(name))}) {
+      owner[key] = name;
+      keys.push_back(std::move(key));
+    }
+  }
+  std::set<std::string, std::less<>> failed;
+  auto fail = [&](const std::string& key, const std::string& why) {
+    const std::string& name = owner[key];
+    if (failed.insert(name).second) failures.push_back({name, why});
+  };
+  PooledClient client = Pooled();
+  // A multiple of 3 under S3's 1000: a snapshot's keys go in one request.
+  constexpr size_t kKeysPerRequest = 999;
+  const size_t chunks = (keys.size() + kKeysPerRequest - 1) / kKeysPerRequest;
+  std::atomic<bool> batch{true};
+  std::mutex failures_mu;
+  // RGW takes ~0.7 ms a key of a DeleteObjects (10,000 snapshots: 20 s one request at a time,
+  // 15 s four at a time): a few at once, as `aws s3 rm` does.
+  ForEachInParallel(*client, chunks, kDeleteConcurrency, [&](S3Client& c, size_t n) {
+    const size_t start = n * kKeysPerRequest;
+    const std::vector<std::string> chunk(
+        keys.begin() + static_cast<std::ptrdiff_t>(start),
+        keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), start + kKeysPerRequest)));
+    std::vector<std::pair<std::string, std::string>> failed_keys;
+    bool single = !batch.load();
+    if (!single) {
+      try {
+        for (const S3DeleteFailure& f : c.DeleteObjects(chunk)) {
+          failed_keys.emplace_back(f.key, c.Location(f.key) + ": " + f.code +
+                                              (f.message.empty() ? "" : ": " + f.message));
+        }
+      } catch (const Error& e) {
+        if (IsNotImplemented(e)) {
+          if (batch.exchange(false)) {
+            spdlog::info("S3 at {} does not implement DeleteObjects; deleting one object at a time",
+                         options_.client.endpoint);
+          }
+          single = true;
+        } else {
+          for (const std::string& key : chunk) failed_keys.emplace_back(key, e.what());
+        }
+      }
+    }
+    if (single) {
+      for (const std::string& key : chunk) {
+        try {
+          c.DeleteObject(key);
+        } catch (const Error& e) {
+          failed_keys.emplace_back(key, e.what());
+        }
+      }
+    }
+    std::lock_guard lock(failures_mu);
+    for (const auto& [key, why] : failed_keys) fail(key, why);
+  });
+  for (const std::string& key : keys) cache_->Erase(key);
+  cache_->Flush();
+  return failures;
 }
 
 std::string S3Store::ReadTokenBackup(const std::string& name) {
@@ -399,7 +631,7 @@ std::string S3Store::ReadTokenBackup(const std::string& name) {
 }
 
 int S3Store::RemoveIncomplete() {
-  std::unique_ptr<S3Client> client = NewClient();
+  PooledClient client = Pooled();
   const Clock& clock = options_.clock != nullptr ? *options_.clock : system_clock_;
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
@@ -434,12 +666,25 @@ int S3Store::RemoveIncomplete() {
     }
   }
 
-  // Records whose snapshot is gone (a save or delete that died between its two objects).
+  // Records whose snapshot is gone (a save or delete that died between its two objects). A
+  // listing List made moments ago does: a record is swept only after incomplete_grace, far
+  // longer, and one whose snapshot went since is swept next time.
   std::set<std::string, std::less<>> snapshots;
-  for (const S3Object& object : client->ListAllObjects(prefix, "/")) {
-    snapshots.insert(object.key.substr(prefix.size()));
+  std::vector<S3Object> records;
+  {
+    std::lock_guard lock(recent_mu_);
+    if (recent_ && std::chrono::steady_clock::now() - recent_->at < kRecentListingReuse) {
+      snapshots = recent_->snapshots;
+      records = recent_->records;
+    }
   }
-  for (const S3Object& record : client->ListAllObjects(metadata_prefix, "/")) {
+  if (records.empty() && snapshots.empty()) {
+    for (const S3Object& object : client->ListAllObjects(prefix, "/")) {
+      snapshots.insert(object.key.substr(prefix.size()));
+    }
+    records = client->ListAllObjects(metadata_prefix, "/");
+  }
+  for (const S3Object& record : records) {
     std::string name = record.key.substr(metadata_prefix.size());
     // A token backup belongs to the snapshot it is named after.
     if (std::string_view owner = SnapshotOfTokenBackup(name); !owner.empty()) name = owner;

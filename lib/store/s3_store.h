@@ -11,11 +11,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "core/clock.h"
 #include "s3/s3_client.h"
+#include "store/record_cache.h"
 #include "store/snapshot_store.h"
 #include "store/upload_journal.h"
 
@@ -39,6 +44,11 @@ struct S3StoreOptions {
   // Must outlive the store.
   UploadJournal* journal = nullptr;
   std::string spill_dir;  // where parts wait for their upload; "" = the upload's default
+  // Where the record cache is kept across restarts (the state dir); "" = in memory only.
+  std::string cache_dir;
+  size_t cache_entries = 20000;  // records and object metadata kept, least recently used out
+  // Uncached records (GET) and record-less objects' metadata (HEAD) fetched at once by List.
+  int fetch_concurrency = 16;
 };
 
 // The folder as a key prefix: no leading, trailing or repeated '/', "." segments dropped and
@@ -71,6 +81,9 @@ class S3Store final : public SnapshotStore {
   std::vector<SnapshotRecord> List() override;
   std::unique_ptr<ByteSource> Open(const std::string& name) override;
   void Remove(const std::string& name) override;
+  // DeleteObjects, 333 snapshots (their object, record and token backup) a request; one by one
+  // where the server does not implement it.
+  std::vector<RemoveFailure> RemoveMany(const std::vector<std::string>& names) override;
   std::string ReadTokenBackup(const std::string& name) override;
   // Aborts incomplete uploads of snapshot names under the folder started more than
   // incomplete_grace ago, and deletes records left without their snapshot as long; uploads and
@@ -89,9 +102,19 @@ class S3Store final : public SnapshotStore {
   std::string LocationOf(std::string_view name) const;
   // Requests and retries of every client of this store, for metrics.
   const std::shared_ptr<S3Counters>& counters() const { return counters_; }
+  // What List read of each record and k3s object, by key and ETag.
+  RecordCache& cache() const { return *cache_; }
 
  private:
   std::unique_ptr<S3Client> NewClient() const;
+  // A client whose connection stays open for the next caller (a TLS handshake per listing
+  // costs more than the listing), returned to the store when released.
+  struct ClientReturn {
+    const S3Store* store;
+    void operator()(S3Client* client) const;
+  };
+  using PooledClient = std::unique_ptr<S3Client, ClientReturn>;
+  PooledClient Pooled() const;
   std::string ListPrefix() const;
   // RecoverJournaled for one entry; throws when it could not be settled.
   int Settle(S3Client& client, const JournaledUpload& upload);
@@ -102,6 +125,25 @@ class S3Store final : public SnapshotStore {
   SystemClock system_clock_;
   mutable std::mutex unreachable_mu_;
   std::string unreachable_;  // why the last Check could not reach S3; "" when it could
+  std::unique_ptr<RecordCache> cache_;
+  mutable std::mutex idle_mu_;
+  mutable std::vector<std::unique_ptr<S3Client>> idle_clients_;
+  // The keys of List's last two listings, for RemoveIncomplete right after it (a scheduled save's
+  // retention, the start-up count) instead of listing the folder again.
+  struct RecentListing {
+    std::chrono::steady_clock::time_point at;
+    std::set<std::string, std::less<>> snapshots;  // names under the folder
+    std::vector<S3Object> records;                 // objects under .metadata/
+  };
+  // Each snapshot as the last List gave it, with the ETags of its object and record then.
+  struct ListedSnapshot {
+    std::string object_etag;
+    std::string record_etag;  // "" when it had no record
+    SnapshotRecord record;
+  };
+  mutable std::mutex recent_mu_;
+  std::optional<RecentListing> recent_;
+  std::shared_ptr<const std::unordered_map<std::string, ListedSnapshot>> last_listed_;
 };
 
 }  // namespace snapd

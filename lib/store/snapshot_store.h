@@ -15,6 +15,7 @@
 
 #include "core/byte_sink.h"
 #include "core/byte_source.h"
+#include "core/error.h"
 #include "snapshot/snapshot_record.h"
 
 namespace snapd {
@@ -40,6 +41,12 @@ class SnapshotWriter : public ByteSink {
   virtual std::string FlushForReading() { return ""; }
 };
 
+// A snapshot RemoveMany could not remove, and why.
+struct RemoveFailure {
+  std::string name;
+  std::string error;
+};
+
 class SnapshotStore {
  public:
   virtual ~SnapshotStore() = default;
@@ -48,6 +55,22 @@ class SnapshotStore {
   virtual std::vector<SnapshotRecord> List() = 0;
   virtual std::unique_ptr<ByteSource> Open(const std::string& name) = 0;
   virtual void Remove(const std::string& name) = 0;
+  // Removes each of `names` as Remove does, except that one already gone is no failure (the
+  // caller just listed them). Returns those that could not be removed. Stores that can remove
+  // many at once in fewer requests do; this default removes them one by one.
+  virtual std::vector<RemoveFailure> RemoveMany(const std::vector<std::string>& names) {
+    std::vector<RemoveFailure> failures;
+    for (const std::string& name : names) {
+      try {
+        Remove(name);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kNotFound) failures.push_back({name, e.what()});
+      } catch (const std::exception& e) {
+        failures.push_back({name, e.what()});
+      }
+    }
+    return failures;
+  }
   // The sealed token saved beside snapshot `name`; kNotFound when it has none.
   virtual std::string ReadTokenBackup(const std::string& name) = 0;
   // Removes what interrupted saves left (`.part` files, incomplete uploads). Returns how many.

@@ -60,6 +60,7 @@ TEST_CASE("the route table names each endpoint's operation", "[access]") {
       {"POST", "/v1/snapshots", ApiOperation::kSave},
       {"POST", "/v1/snapshots/", ApiOperation::kSave},
       {"DELETE", "/v1/snapshots/on-demand-a-1", ApiOperation::kDelete},
+      {"POST", "/v1/delete", ApiOperation::kDelete},
       // The router skips empty segments and decodes percent-escapes: so must the policy.
       {"DELETE", "//v1///snapshots/on-demand-a-1", ApiOperation::kDelete},
       {"DELETE", "/v1/%73napshots/x", ApiOperation::kDelete},

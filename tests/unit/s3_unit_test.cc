@@ -385,6 +385,49 @@ TEST_CASE("xml: request bodies escape keys and keep part order", "[s3]") {
   CHECK(keys == std::vector<std::string>{"f/a<b>", "f/.metadata/a<b>"});
 }
 
+TEST_CASE("xml: DeleteObjects of 1000 keys and its answers", "[s3]") {
+  // As AWS documents it: <Delete><Quiet>true</Quiet><Object><Key>...</Key></Object>...</Delete>,
+  // at most 1000 objects, in the order given.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back("f/etcd-snapshot-n-" + std::to_string(i));
+  keys.back() = "f/.metadata/a&b";
+  std::string body = DeleteObjectsXml(keys);
+  pugi::xml_document doc;
+  REQUIRE(doc.load_string(body.c_str()));
+  pugi::xml_node root = doc.child("Delete");
+  REQUIRE(root);
+  CHECK(std::string(root.attribute("xmlns").as_string()) ==
+        "http://s3.amazonaws.com/doc/2006-03-01/");
+  std::vector<std::string> sent;
+  for (pugi::xml_node object : root.children("Object")) {
+    sent.push_back(object.child("Key").text().as_string());
+  }
+  CHECK(sent == keys);
+
+  // Quiet mode: an empty result is complete success.
+  CHECK(ParseDeleteResultXml(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+            "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></DeleteResult>")
+            .empty());
+  // Partial failure: each key that failed, with its own code and message.
+  std::vector<S3DeleteFailure> failures = ParseDeleteResultXml(
+      "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Error><Key>f/a</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+      "<Deleted><Key>f/b</Key></Deleted>"
+      "<Error><Key>f/.metadata/a&amp;b</Key><Code>InternalError</Code></Error>"
+      "</DeleteResult>");
+  REQUIRE(failures.size() == 2);
+  CHECK(failures[0].key == "f/a");
+  CHECK(failures[0].message == "Access Denied");
+  CHECK(failures[1].key == "f/.metadata/a&b");
+  CHECK(failures[1].code == "InternalError");
+  CHECK(failures[1].message.empty());
+  // Not a DeleteResult at all (a proxy's page, an <Error> document): refused, not "all deleted".
+  RequireError([] { ParseDeleteResultXml("<html>bad gateway</html>"); }, ErrorKind::kCorrupt,
+               "DeleteObjects");
+  RequireError([] { ParseDeleteResultXml(""); }, ErrorKind::kCorrupt, "DeleteObjects");
+}
+
 TEST_CASE("xml: HTTP dates", "[s3]") {
   CHECK(ParseHttpDate("Tue, 14 Nov 2023 22:13:20 GMT") == 1700000000);
   CHECK(ParseHttpDate("Thu, 01 Jan 1970 00:00:00 GMT") == 0);
