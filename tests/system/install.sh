@@ -143,7 +143,9 @@ for fw in "${frameworks[@]}"; do
   for command in $commands; do
     [ "$command" = help ] && continue
     command_help=$("$snapctl_bin" "$command" --help)
-    formats=$(sed -n 's/^Usage:.*\[-o \([a-z|]*\)\].*/\1/p' <<<"$command_help" | tr '|' ' ')
+    # The usage paragraph may wrap: its lines joined.
+    usage=$(awk '/^Usage:/ { u = 1 } u && /^$/ { exit } u { printf "%s ", $0 }' <<<"$command_help")
+    formats=$(sed -n 's/^Usage:.*\[-o \([a-z|]*\)\].*/\1/p' <<<"$usage" | tr '|' ' ')
     [ -n "$formats" ] || fail "no -o values in '$command --help'"
     # shellcheck disable=SC2086
     expect_completion "$fw" "$(sorted_words $formats)" snapctl "$command" -o ""
