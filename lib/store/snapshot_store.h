@@ -71,6 +71,26 @@ class SnapshotStore {
     }
     return failures;
   }
+  // Increments (point-in-time recovery) are kept beside the snapshots where k3s never looks:
+  // locally in `.metadata/` beside the snapshot dir, in S3 directly under `<folder>/.metadata/`.
+  // Each is one small object (at most 32 MiB), written whole. Remove and RemoveMany also remove
+  // the increments of the snapshots they remove (named `<snapshot>.<...>.inc...`). Stores that
+  // keep none throw kPermanent.
+  // Stores `bytes` as increment `name`, atomically (no reader sees part of it) and durably.
+  virtual void PutIncrement(const std::string& name, std::string_view /*bytes*/) {
+    throw Error::Permanent(std::string(Kind()) + " store keeps no increments (" + name + ")");
+  }
+  // The names of every increment held (ending .inc, .inc.zst, .inc.age or .inc.zst.age).
+  virtual std::vector<std::string> ListIncrements() { return {}; }
+  // The increment's bytes as stored; kNotFound when it is not there.
+  virtual std::string ReadIncrement(const std::string& name) {
+    throw Error::NotFound(std::string(Kind()) + " store keeps no increments (" + name + ")");
+  }
+  // Removes the increments named (one already gone is no failure); returns what failed.
+  virtual std::vector<RemoveFailure> RemoveIncrements(const std::vector<std::string>& names) {
+    (void)names;
+    return {};
+  }
   // The sealed token saved beside snapshot `name`; kNotFound when it has none.
   virtual std::string ReadTokenBackup(const std::string& name) = 0;
   // Removes what interrupted saves left (`.part` files, incomplete uploads). Returns how many.
