@@ -144,8 +144,14 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   if (endpoint.url.starts_with("https://")) endpoint.tls = EtcdTls(c);
   // Every transport's client also makes the coordination calls (which server uploads a run).
   EtcdCoordinationClient* coordination = nullptr;
+  EtcdWatcher* watcher = nullptr;
+  EtcdReplayClient* replay = nullptr;
   auto use = [&](auto client) {
     coordination = client.get();
+    if constexpr (std::is_base_of_v<EtcdWatcher, typename decltype(client)::element_type>) {
+      watcher = client.get();
+      replay = client.get();
+    }
     r.etcd_kv_ = client.get();
     r.etcd_ = std::move(client);
   };
@@ -234,6 +240,48 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   }
   options.token = [&c] { return ReadToken(c); };
   options.identities = [&c] { return ReadIdentities(c); };
+  if (c.snapshot_incremental_interval.count() > 0) {
+    const char* key = "etcd-snapshot-incremental-interval";
+    if (sqlite) throw ConfigError(c, key, "increments are recorded from etcd; this datastore is SQLite");
+    if (watcher == nullptr) {
+      throw ConfigError(c, key, "increments need etcd's gRPC API: set etcd-transport to auto or grpc");
+    }
+    if (!c.snapshot_verify_contents) {
+      throw ConfigError(c, key,
+                        "a base's revision comes from the content proof: "
+                        "etcd-snapshot-verify-contents must stay true");
+    }
+    IncrementRecorderOptions recording;
+    recording.interval = c.snapshot_incremental_interval;
+    recording.encoding.compress = options.compression != Compression::kNone;
+    recording.encoding.zstd_level = options.zstd_level;
+    recording.encoding.recipients = options.recipients;
+    std::weak_ptr<DaemonRuntime> weak = runtime;
+    recording.take_base = [weak, &jobs]() {
+      std::shared_ptr<DaemonRuntime> self = weak.lock();
+      if (!self) return false;
+      try {
+        jobs.Start("scheduled-save",
+                   [self](JobContext& job) { self->service_->ScheduledSave(job); });
+        return true;
+      } catch (const Error& e) {
+        spdlog::debug("increments: the base waits: {}", e.what());
+        return false;  // another job runs
+      }
+    };
+    r.recorder_ = std::make_unique<IncrementRecorder>(recording, *watcher, *replay);
+    options.on_saved = [recorder = r.recorder_.get()](const SnapshotRecord& record,
+                                                      const std::vector<SnapshotStore*>& stored) {
+      if (record.datastore != "etcd") return;
+      ChainBase base;
+      base.name = record.name;
+      base.revision = static_cast<int64_t>(record.revision);
+      base.compact_revision = static_cast<int64_t>(record.compact_revision);
+      base.created_unix = record.created_at;
+      base.stores = stored;
+      recorder->StartChain(std::move(base));
+    };
+  }
   r.service_ = std::make_unique<SnapshotService>(options, *r.datastore_, stores, clock);
 
   if (r.schedule_) {
@@ -275,6 +323,10 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   backend.metrics = &metrics;
   backend.restore_staging_dir = ParentDir(c.snapshot_dir) + "/.restore";
   backend.inspect_scratch_dir = c.state_dir.empty() ? "" : c.state_dir + "/inspect";
+  backend.point_in_time_work_dir = c.state_dir + "/point-in-time";
+  if (r.recorder_) {
+    backend.increments = [recorder = r.recorder_.get()] { return recorder->Status(); };
+  }
   backend.etcd_kv = sqlite ? nullptr : r.etcd_kv_;
   backend.data_dir = c.data_dir;
   backend.token_file = c.token_file;
@@ -368,6 +420,15 @@ void DaemonRuntime::Start() {
     upload_followup_->Start(std::chrono::seconds(1));
   }
   if (scheduler_) scheduler_->Start();
+  if (recorder_) {
+    std::weak_ptr<DaemonRuntime> weak = weak_from_this();
+    metrics_.SetIncrementalLag([weak] {
+      auto self = weak.lock();
+      return self && self->recorder_ ? self->recorder_->Lag()
+                                     : std::vector<std::pair<std::string, double>>{};
+    });
+    recorder_->Start();
+  }
   const Config& c = config_;
   spdlog::info("node {}, {} {}, snapshots in {}", c.node_name, datastore_->Kind(),
                datastore_->Location(), c.snapshot_dir);
@@ -392,6 +453,9 @@ void DaemonRuntime::Stop() {
   if (upload_followup_) upload_followup_->Stop();
   if (s3_health_) s3_health_->Stop();
   if (etcd_health_) etcd_health_->Stop();
+  // After S3's requests were cancelled: the last interval's changes reach the local store at
+  // least, and stopping never waits on a slow S3.
+  if (recorder_) recorder_->Stop();
 }
 
 }  // namespace snapd

@@ -19,6 +19,7 @@
 #include "datastore/sqlite_datastore.h"
 #include "etcd/gateway_etcd_client.h"
 #include "etcd/grpc_etcd_client.h"
+#include "incremental/increment_recorder.h"
 #include "metrics/snapshot_metrics.h"
 #include "schedule/cron_schedule.h"
 #include "store/journal_dir.h"
@@ -80,6 +81,8 @@ class DaemonRuntime : public std::enable_shared_from_this<DaemonRuntime> {
   std::unique_ptr<PeriodicTask> local_upkeep_;
   std::unique_ptr<PeriodicTask> s3_upkeep_;
   std::unique_ptr<PeriodicTask> upload_followup_;  // with upload_coordinator_
+  // With etcd-snapshot-incremental-interval: the chain of increments behind the newest base.
+  std::unique_ptr<IncrementRecorder> recorder_;
 };
 
 }  // namespace snapd

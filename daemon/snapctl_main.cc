@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -267,13 +269,28 @@ int List(Invocation& in) {
   }
   bool wide = in.format == "wide";
   int64_t now = NowUnix();
+  // Point-in-time recovery on: each base's window, as far as its increments reach.
+  const bool windows = std::any_of(list.begin(), list.end(), [](const nlohmann::json& item) {
+    return item.contains("recoverable");
+  });
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "NODE", "STORAGE", "LOCATION", "SIZE", "CREATED", "STATUS"}};
+  if (windows) rows[0].push_back("RECOVERABLE TO");
   for (const nlohmann::json& item : list) {
     SnapshotRecord r = RecordFromApiJson(item);
     rows.push_back({r.name, r.node, r.storage, r.location,
                     wide ? std::to_string(r.size) : FormatHumanBytes(r.size),
                     wide ? FormatRfc3339(r.created_at) : FormatAge(r.created_at, now), r.status});
+    if (!windows) continue;
+    const nlohmann::json window = item.value("recoverable", nlohmann::json(nullptr));
+    std::string reach = "-";
+    if (window.is_object()) {
+      const std::string last = TextOr(window, "lastTime", "");
+      std::optional<int64_t> t = ParseRfc3339(last);
+      reach = "revision " + std::to_string(NumberOr(window, "lastRevision", 0)) + ", " +
+              (wide || !t ? last : FormatAge(*t, now));
+    }
+    rows.back().push_back(reach);
   }
   PrintTable(rows);
   return result;
@@ -516,6 +533,25 @@ int Status(Invocation& in) {
               << TextOr(s["lastFailure"], "error", "") << "\n";
   } else {
     std::cout << "last failure:  none since start\n";
+  }
+  if (const nlohmann::json& increments = s.value("increments", nlohmann::json());
+      increments.is_object()) {
+    std::cout << "increments:    " << TextOr(increments, "state", "") << "\n";
+    for (const nlohmann::json& store : increments.value("stores", nlohmann::json::array())) {
+      std::ostringstream lag;
+      lag.precision(1);
+      lag << std::fixed << store.value("lagSeconds", 0.0);
+      std::cout << "  " << TextOr(store, "storage", "") << ": " << TextOr(store, "base", "")
+                << " from revision " << NumberOr(store, "firstRevision", 0) << " to "
+                << NumberOr(store, "lastRevision", 0) << ", complete to "
+                << TimeWithAge(TextOr(store, "completeTime", ""), now) << " (lag " << lag.str()
+                << " s)";
+      if (!TextOr(store, "error", "").empty()) std::cout << " ERROR: " << TextOr(store, "error", "");
+      std::cout << "\n";
+    }
+    if (!TextOr(increments, "lastError", "").empty()) {
+      std::cout << "  last chain ended: " << TextOr(increments, "lastError", "") << "\n";
+    }
   }
   if (s["job"].is_object()) {
     const nlohmann::json& job = s["job"];

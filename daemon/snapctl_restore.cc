@@ -4,11 +4,14 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 
+#include "core/time_format.h"
 #include "restore/data_dir_restore.h"
 #include "restore/sqlite_restore.h"
 #include "snapctl_cli.h"
@@ -35,10 +38,18 @@ Encrypted snapshots need etcd-snapshot-encryption-identity-file in the daemon's 
 )";
 
 const char* const kRestoreHelp = R"(Usage: snapctl restore NAME [-o text|json] [OPTIONS]
+       snapctl restore [NAME] --to-time RFC3339 | --to-revision N [OPTIONS]
 
 Restores the datastore from snapshot NAME. The daemon first fetches it (local copy first, else
 S3), decrypts, decompresses and verifies it into a staged file; nothing is touched unless that
-succeeds. Refused while etcd still answers at the daemon's etcd-endpoint (or, on SQLite, while
+succeeds.
+
+With --to-time or --to-revision (etcd, with etcd-snapshot-incremental-interval on), the daemon
+builds the snapshot of that moment: base NAME (default: the newest of this node at or before the
+moment) restored into a private etcd, its increments replayed one revision at a time up to the
+moment, snapshotted and checked. A time names the last revision the daemon had received at or
+before it. A moment outside the base's recoverable window (snapctl ls shows it) is refused with
+the window named. Refused while etcd still answers at the daemon's etcd-endpoint (or, on SQLite, while
 a process such as k3s has state.db open): stop k3s or etcd first, or pass --force. Old data is
 moved aside, never deleted; a failed step puts it back.
 
@@ -59,6 +70,8 @@ Options:
   --yes                 do not ask for confirmation (required when stdin is not a terminal)
   --force               restore even though etcd answers (or k3s holds state.db)
   --storage local|s3    take the snapshot from this store
+  --to-time T           restore to the moment T (RFC 3339, e.g. 2026-12-07T10:00:00Z)
+  --to-revision N       restore to etcd revision N
   --restore-token       put the server token saved with the snapshot back (k3s mode)
   --k3s PATH            k3s binary (default k3s, from PATH)
   --data-dir DIR        k3s data-dir (default: the daemon's data-dir)
@@ -197,6 +210,8 @@ int RestoreCommand(Invocation& in) {
   bool force = false;
   bool restore_token = false;
   bool progress = true;
+  std::string to_time;
+  std::optional<int64_t> to_revision;
   K3sRestoreOptions k3s;
   EtcdRestoreOptions etcd;
   bool data_dir_given = false;
@@ -221,6 +236,19 @@ int RestoreCommand(Invocation& in) {
       if (storage != "local" && storage != "s3") {
         throw UsageError(in.command, "--storage must be local or s3");
       }
+    } else if (auto v = in.args.Option({"--to-time"}, in.command)) {
+      if (!ParseRfc3339(*v)) {
+        throw UsageError(in.command, "--to-time must be an RFC 3339 time, e.g. "
+                                     "2026-12-07T10:00:00Z; got \"" + *v + "\"");
+      }
+      to_time = *v;
+    } else if (auto v = in.args.Option({"--to-revision"}, in.command)) {
+      int64_t revision = 0;
+      auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), revision);
+      if (ec != std::errc() || end != v->data() + v->size() || revision < 1) {
+        throw UsageError(in.command, "--to-revision must be a revision (a whole number from 1)");
+      }
+      to_revision = revision;
     } else if (auto v = in.args.Option({"--k3s"}, in.command)) {
       k3s.k3s_binary = *v;
     } else if (auto v = in.args.Option({"--data-dir"}, in.command)) {
@@ -244,11 +272,23 @@ int RestoreCommand(Invocation& in) {
       name = in.args.Next();
     }
   }
-  if (name.empty()) throw UsageError(in.command, "which snapshot? (snapctl ls lists them)");
+  const bool point_in_time = !to_time.empty() || to_revision.has_value();
+  if (!to_time.empty() && to_revision) {
+    throw UsageError(in.command, "give --to-time or --to-revision, not both");
+  }
+  if (name.empty() && !point_in_time) {
+    throw UsageError(in.command, "which snapshot? (snapctl ls lists them)");
+  }
   try {
-    ValidateSnapshotName(name);
+    if (!name.empty()) ValidateSnapshotName(name);
   } catch (const Error& e) {
     throw UsageError(in.command, e.what());
+  }
+  // What the messages call it: the snapshot, or the moment.
+  std::string moment = name;
+  if (point_in_time) {
+    moment = !to_time.empty() ? to_time : "revision " + std::to_string(*to_revision);
+    if (!name.empty()) moment += " (from " + name + ")";
   }
   const bool etcd_mode = !etcd.data_dir.empty();
   if (etcd_mode) {
@@ -268,7 +308,7 @@ int RestoreCommand(Invocation& in) {
       throw UsageError(in.command, "a restore replaces etcd's data; confirm with --yes");
     }
     const std::string target = etcd_mode ? "etcd data dir " + etcd.data_dir : "k3s's datastore";
-    if (!Confirm("Restore " + target + " from snapshot " + name +
+    if (!Confirm("Restore " + target + (point_in_time ? " to " : " from snapshot ") + moment +
                  "? The current data is moved aside.")) {
       std::cerr << "snapctl: restore not confirmed; nothing was changed\n";
       return kFailed;
@@ -276,13 +316,17 @@ int RestoreCommand(Invocation& in) {
   }
 
   // 1. The daemon fetches, decodes and verifies the snapshot into a staged file.
-  nlohmann::json request = {{"name", name}, {"force", force}, {"restoreToken", restore_token}};
+  nlohmann::json request = {{"force", force}, {"restoreToken", restore_token}};
+  if (!name.empty()) request["name"] = name;
   if (!storage.empty()) request["storage"] = storage;
+  if (!to_time.empty()) request["toTime"] = to_time;
+  if (to_revision) request["toRevision"] = *to_revision;
   nlohmann::json started = Expect2xx(in.client.Post("/v1/restore", request.dump()));
-  LogStep("fetching, decoding and verifying " + name + " (job " +
-          std::to_string(started["job"]["id"].get<uint64_t>()) + ")");
+  LogStep((point_in_time ? "building the snapshot of " : "fetching, decoding and verifying ") +
+          moment + " (job " + std::to_string(started["job"]["id"].get<uint64_t>()) + ")");
   std::optional<nlohmann::json> job =
-      WaitForJob(in.client, started["job"], "fetching " + name, ChooseProgressMode(progress));
+      WaitForJob(in.client, started["job"], (point_in_time ? "building " : "fetching ") + moment,
+                 ChooseProgressMode(progress));
   if (!job) {
     std::cerr << "snapctl: stopped waiting; nothing was changed (the daemon removes nothing "
                  "it staged until the next restore)\n";
@@ -300,6 +344,21 @@ int RestoreCommand(Invocation& in) {
   staged_files.Add(staged);
   staged_files.Add(staged_token);
   const nlohmann::json& record = result["record"];
+  if (name.empty()) name = TextOr(record, "name", "");
+  const nlohmann::json pit = result.value("pointInTime", nlohmann::json(nullptr));
+  if (pit.is_object()) {
+    LogStep("built the snapshot of " + TextOr(pit, "target", moment) + ": base " + name +
+            " at revision " + std::to_string(NumberOr(pit, "baseRevision", 0)) + ", " +
+            std::to_string(NumberOr(pit, "replayedRevisions", 0)) +
+            " revisions replayed to revision " + std::to_string(NumberOr(pit, "revision", 0)) +
+            (pit.contains("receivedAt") ? " (received " + TextOr(pit, "receivedAt", "") + ")"
+                                        : std::string()) +
+            ", HashKV " + std::to_string(pit["hashKV"].value("hash", uint64_t{0})));
+  }
+  // What was restored, for the last lines: the snapshot, or the moment built from it.
+  const std::string restored =
+      pit.is_object() ? name + " at revision " + std::to_string(NumberOr(pit, "revision", 0))
+                      : name;
   const bool sqlite = TextOr(result, "datastore", "etcd") == "sqlite";
   LogStep("verified " + TextOr(record, "location", name) + ": " +
           FormatHumanBytes(NumberOr(result, "snapshotSize", 0)) +
@@ -358,16 +417,17 @@ int RestoreCommand(Invocation& in) {
     std::cerr << "snapctl: restore failed: " << e.what() << "\n";
     return kFailed;
   }
-  LogStep("done: " + name + " restored" +
+  LogStep("done: " + restored + " restored" +
           (outcome.moved_aside.empty() ? "" : "; the old data is at " + outcome.moved_aside));
   if (in.format == "json") {
     PrintJson({{"name", name},
+               {"pointInTime", pit},
                {"staged", staged},
                {"movedAside", outcome.moved_aside},
                {"nextSteps", outcome.next_steps}});
     return kOk;
   }
-  std::cout << "Restored " << name << ".\nNext steps:\n";
+  std::cout << "Restored " << restored << ".\nNext steps:\n";
   for (const std::string& step : outcome.next_steps) std::cout << "  - " << step << "\n";
   return kOk;
 }

@@ -45,6 +45,7 @@ struct JobState {
 class JobContext {
  public:
   const std::atomic<bool>* cancel() const { return cancel_; }
+  uint64_t id() const { return id_; }
   void SetSnapshot(const std::string& name);
   void AddBytes(uint64_t n);
   void SetTotal(uint64_t n);

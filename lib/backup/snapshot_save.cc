@@ -124,6 +124,9 @@ void ProveContent(EtcdCoordinationClient& etcd, std::vector<SaveTarget>& targets
     record.hash_kv_revision = static_cast<uint64_t>(proof.hash->revision);
     record.hash_kv_compact_revision =
         static_cast<uint64_t>(std::max<int64_t>(0, proof.hash->compact_revision));
+    // etcd's snapshot stream does not say its revision; the file does (increments start there).
+    if (record.revision == 0) record.revision = record.hash_kv_revision;
+    if (record.compact_revision == 0) record.compact_revision = record.hash_kv_compact_revision;
   }
   if (proof.verified) {
     spdlog::info("snapshot contents verified: HashKV {} at revision {} equals etcd's ({:.2f} s)",
@@ -326,8 +329,9 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
   record.token_hash = options_.token_hash ? options_.token_hash() : "";
   record.token_backup = false;
   record.datastore = std::string(datastore_.Kind());
-  record.revision = copy.revision;
-  record.compact_revision = copy.compact_revision;
+  // SQLite's copy knows its revisions; an etcd stream does not (the proof read them above).
+  if (copy.revision != 0) record.revision = copy.revision;
+  if (copy.compact_revision != 0) record.compact_revision = copy.compact_revision;
   SetEncodingFromName(record);
 
   outcome.size = snapshot.size;
@@ -364,6 +368,7 @@ void SnapshotService::SaveStreaming(const std::string& prefix, JobContext& job,
   }
   std::string errors = JoinErrors(targets);
   if (stored.empty()) throw Error::Permanent("snapshot " + name + ": " + errors);
+  if (options_.on_saved) options_.on_saved(record, stored);
   if (!errors.empty()) {
     std::string kept;
     for (SnapshotStore* s : stored) kept += (kept.empty() ? "" : ", ") + std::string(s->Kind());

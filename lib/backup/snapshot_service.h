@@ -18,6 +18,8 @@
 #include "coordination/upload_coordinator.h"
 #include "core/clock.h"
 #include "datastore/datastore.h"
+#include "incremental/increment_chain.h"
+#include "incremental/point_in_time.h"
 #include "metrics/snapshot_metrics.h"
 #include "pipeline/age_keys.h"
 #include "retention/retention_policy.h"
@@ -60,6 +62,9 @@ struct SnapshotServiceOptions {
   // The etcd whose HashKV proves each etcd snapshot's contents before it is committed (a
   // mismatch fails the save); null: no proof. Must outlive the service.
   EtcdCoordinationClient* content_proof = nullptr;
+  // Called after a save stored its snapshot in at least one store, with its record and those
+  // stores (before retention runs): the increment recorder starts its next chain from it.
+  std::function<void(const SnapshotRecord&, const std::vector<SnapshotStore*>&)> on_saved;
 };
 
 // A scheduled run whose upload another server claimed: this server's snapshot of it stays
@@ -93,6 +98,27 @@ struct StagedSnapshot {
   std::string path;        // the plain snapshot (etcd's, or a SQLite database), 0600
   std::string token_path;  // the saved server token, 0600; "" unless asked for
   uint64_t size = 0;
+};
+
+// A restore to a moment: the base (named, or the newest at or before the target) staged and its
+// chain replayed up to the target by BuildPointInTime.
+struct PointInTimeRequest {
+  std::string name;     // the base; "" = the newest ready etcd snapshot at or before the target
+  std::string storage;  // "" = local when it holds a fitting base, else S3
+  ReplayTarget target;
+  std::string dir;       // where the point-in-time snapshot is staged (as Stage's `dir`)
+  bool with_token = false;
+  std::string work_dir;  // private scratch of the throwaway etcd (in state-dir)
+  std::string etcd_binary = "etcd";
+  // Extends a window read from the names with what the live recorder knows (an idle chain is
+  // complete past its last increment); null: the names alone.
+  std::function<void(ChainWindow& window, const std::string& storage)> extend_window;
+};
+
+struct PointInTimeStaged {
+  StagedSnapshot staged;  // the point-in-time snapshot; record is the base's
+  ChainWindow window;     // the base's window as read
+  PointInTimeResult result;
 };
 
 // What a store could not do, for `ls` and status: the other stores' answers still count.
@@ -178,6 +204,14 @@ class SnapshotService {
   // it fails.
   StagedSnapshot Stage(const std::string& name, const std::string& storage, const std::string& dir,
                        bool with_token, JobContext& job);
+  // Builds the snapshot of `request.target` from a base and its increments (see
+  // BuildPointInTime) and stages it as Stage does. InvalidInput naming the window when the
+  // target is outside it; kNotFound when no base fits.
+  PointInTimeStaged StagePointInTime(const PointInTimeRequest& request, JobContext& job);
+  // The recoverable window of each of `records` that has increments, keyed by storage and name.
+  // A store whose increments cannot be listed adds none (its error is logged).
+  std::map<std::pair<std::string, std::string>, ChainWindow> RecoverableWindows(
+      const std::vector<SnapshotRecord>& records);
   // Lists every store to set its ready-snapshot count in the metrics (nothing without
   // metrics); a store that cannot be listed keeps its last count. Also raises the last
   // success time to the newest snapshot of this node ready in every store. For the start:

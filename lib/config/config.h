@@ -59,6 +59,9 @@ struct Config {
   bool disable_snapshots = false;                       // etcd-disable-snapshots
   bool snapshot_compress = false;                       // etcd-snapshot-compress (k3s: zip)
   bool snapshot_verify_contents = true;                 // etcd-snapshot-verify-contents
+  // etcd-snapshot-incremental-interval: how often increments (etcd's changes since the last full
+  // snapshot) are written; 0 = off.
+  std::chrono::seconds snapshot_incremental_interval{0};
   // etcd-snapshot-keep-hourly, -daily, -weekly, -monthly: calendar retention of scheduled
   // snapshots in every store, beside the counts (0 = off)
   int snapshot_keep_hourly = 0;

@@ -52,6 +52,10 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      kPlain, "", VC::kNone,
      "prove each etcd snapshot holds the cluster's key space (its HashKV against etcd's) before "
      "it is listed"},
+    {"etcd-snapshot-incremental-interval", Top(&Config::snapshot_incremental_interval), "0", "",
+     "", kPlain, "", VC::kNonNegative,
+     "between full snapshots, write etcd's changes to every store this often (point-in-time "
+     "recovery); 0: off"},
     {"etcd-snapshot-compression", Top(&Config::snapshot_compression), "", "", "", kPlain,
      "none|zip|zstd", VC::kNone,
      "none, zip (k3s's format) or zstd (faster, smaller); \"\" follows etcd-snapshot-compress"},

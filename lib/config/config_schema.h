@@ -46,7 +46,7 @@ enum class ValueCheck {
   kHttpUrl,               // http:// or https:// with a host
   kNamePrefix,            // non-empty, only [A-Za-z0-9._-], no ".."
   kNodeName,              // non-empty, no '/'
-  kNonNegative,           // int >= 0
+  kNonNegative,           // int >= 0, or a duration >= 0
   kPositiveInt,           // int 1..64
   kPositive,              // duration > 0
   kOptionalAbsolutePath,  // "" or starts with '/'

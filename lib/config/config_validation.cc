@@ -276,6 +276,9 @@ std::string CheckValue(const ConfigKey& key, const Config& config) {
           if (key.check == ValueCheck::kPositive && value.count() <= 0) {
             return "must be more than 0s, got " + FormatConfigDuration(value);
           }
+          if (key.check == ValueCheck::kNonNegative && value.count() < 0) {
+            return "must not be negative, got " + FormatConfigDuration(value);
+          }
           return "";
         } else {
           return "";

@@ -12,6 +12,7 @@
 
 #include "control/api_body.h"
 #include "control/api_routes.h"
+#include "control/increments_json.h"
 #include "control/snapshot_query.h"
 #include "core/error.h"
 #include "core/time_format.h"
@@ -20,6 +21,12 @@
 
 namespace snapd {
 namespace {
+
+int64_t UnixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 nlohmann::json TimeOrNull(std::optional<int64_t> t) {
   return t ? nlohmann::json(FormatRfc3339(*t)) : nlohmann::json(nullptr);
@@ -193,6 +200,9 @@ ApiResponse ApiRouter::Status() {
       {"storage", backend_.storage_status ? backend_.storage_status() : nlohmann::json::array()},
       {"config", backend_.config_summary},
       {"configSources", backend_.config_sources},
+      {"increments", backend_.increments
+                         ? RecorderStatusToJson(backend_.increments(), UnixMillisNow())
+                         : nlohmann::json(nullptr)},
   };
   if (backend_.etcd != nullptr) {
     // The etcd section as before the datastore one existed, for clients that read it.
@@ -216,11 +226,31 @@ ApiResponse ApiRouter::ListSnapshots(const ApiRequest& request) {
   }
   // The same document Json() would make, one record at a time: with thousands of snapshots,
   // building (and freeing) one tree of them all cost more than listing S3.
+  std::map<std::pair<std::string, std::string>, ChainWindow> windows;
+  std::optional<RecorderStatus> recording;
+  if (backend_.increments) {
+    recording = backend_.increments();
+    windows = backend_.service->RecoverableWindows(listing.records);
+    // The live chain's base shows its window before its first increment is written.
+    for (const StoreChainStatus& s : recording->stores) {
+      auto key = std::make_pair(s.storage, s.base);
+      if (!windows.contains(key)) {
+        windows[key] = ChainWindow{s.base, s.first_revision, s.first_unix, s.first_revision,
+                                   s.first_unix, {}};
+      }
+    }
+  }
   ApiResponse response;
   response.body = "{\"errors\":" + DumpJson(errors) + ",\"snapshots\":[";
   for (size_t i = 0; i < listing.records.size(); ++i) {
     if (i > 0) response.body += ',';
-    response.body += DumpJson(RecordToApiJson(listing.records[i]));
+    const SnapshotRecord& record = listing.records[i];
+    nlohmann::json json = RecordToApiJson(record);
+    if (auto it = windows.find({record.storage, record.name}); it != windows.end()) {
+      ExtendWindow(it->second, record.storage, *recording);
+      json["recoverable"] = WindowToJson(it->second);
+    }
+    response.body += DumpJson(json);
   }
   response.body += "]}\n";
   return response;
@@ -380,88 +410,6 @@ ApiResponse ApiRouter::StartVerify(const ApiRequest& request) {
       throw Error::Corrupt(std::to_string(failed) + " of " + std::to_string(reports.size()) +
                            " copies failed verification; first: " + failures);
     }
-  });
-  return Json(202, {{"job", JobToJson(*backend_.jobs->Get(id))}});
-}
-
-ApiResponse ApiRouter::StartRestore(const ApiRequest& request) {
-  nlohmann::json body = ObjectBody(request, {"name", "storage", "restoreToken", "force"});
-  if (!body.contains("name") || !body["name"].is_string()) {
-    throw Error::InvalidInput("\"name\" (a string) is required");
-  }
-  const std::string name = body["name"].get<std::string>();
-  ValidateSnapshotName(name);
-  std::string storage;
-  if (body.contains("storage")) {
-    if (!body["storage"].is_string()) throw Error::InvalidInput("\"storage\" must be a string");
-    storage = body["storage"].get<std::string>();
-    if (storage != "local" && storage != "s3") {
-      throw Error::InvalidInput("\"storage\" must be local or s3, got \"" + storage + "\"");
-    }
-  }
-  for (const char* flag : {"restoreToken", "force"}) {
-    if (body.contains(flag) && !body[flag].is_boolean()) {
-      throw Error::InvalidInput(std::string("\"") + flag + "\" must be true or false");
-    }
-  }
-  const bool with_token = body.value("restoreToken", false);
-  const bool force = body.value("force", false);
-  if (backend_.restore_staging_dir.empty()) {
-    throw Error::Permanent("restore is not available: no staging directory is configured");
-  }
-  ApiBackend backend = backend_;
-  // Restoring under a live etcd (or under k3s holding its SQLite database) would put two
-  // histories on one cluster.
-  auto refuse_if_etcd_answers = [backend]() {
-    if (backend.etcd == nullptr) {
-      std::vector<OpenFileHolder> holders = ProcessesHoldingDatabase(backend.datastore_location);
-      if (holders.empty()) return;
-      throw Error::Conflict(backend.datastore_location + " is open in " + holders[0].command +
-                            " (pid " + std::to_string(holders[0].pid) +
-                            "); stop k3s first, or pass --force");
-    }
-    try {
-      EtcdStatus status = backend.etcd->Status(std::chrono::seconds(2));
-      throw Error::Conflict("etcd still answers at " + backend.etcd_endpoint + " (version " +
-                            status.version + "); stop k3s or etcd first, or pass --force");
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kConflict) throw;
-    } catch (const std::exception&) {
-    }
-  };
-  if (!force) refuse_if_etcd_answers();
-  std::shared_ptr<const void> hold = backend_.retain ? backend_.retain() : nullptr;
-  uint64_t id = backend_.jobs->Start("restore", [=](JobContext& job) {
-    StagedSnapshot staged =
-        backend.service->Stage(name, storage, backend.restore_staging_dir, with_token, job);
-    if (staged.record.datastore != backend.datastore_kind) {
-      ::unlink(staged.path.c_str());
-      if (!staged.token_path.empty()) ::unlink(staged.token_path.c_str());
-      throw Error::InvalidInput(name + " is a snapshot of " + staged.record.datastore +
-                                " but this server's datastore is " + backend.datastore_kind + " (" +
-                                backend.datastore_location + ")");
-    }
-    if (!force) {
-      try {
-        refuse_if_etcd_answers();
-      } catch (...) {
-        ::unlink(staged.path.c_str());
-        if (!staged.token_path.empty()) ::unlink(staged.token_path.c_str());
-        throw;
-      }
-    }
-    (void)hold;
-    job.SetResult({
-        {"record", RecordToApiJson(staged.record)},
-        {"staged", staged.path},
-        {"stagedToken", staged.token_path},
-        {"snapshotSize", staged.size},
-        {"dataDir", backend.data_dir},
-        {"datastore", backend.datastore_kind},
-        {"datastoreLocation", backend.datastore_location},
-        {"tokenFile", backend.token_file},
-        {"currentTokenHash", backend.token_hash ? backend.token_hash() : ""},
-    });
   });
   return Json(202, {{"job", JobToJson(*backend_.jobs->Get(id))}});
 }

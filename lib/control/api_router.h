@@ -13,6 +13,7 @@
 
 #include "backup/job_runner.h"
 #include "backup/snapshot_service.h"
+#include "incremental/increment_recorder.h"
 #include "control/api_message.h"
 #include "core/error.h"
 #include "etcd/etcd_client.h"
@@ -60,6 +61,11 @@ struct ApiBackend {
   // undelete writes to (null when the datastore is SQLite).
   std::string inspect_scratch_dir;
   EtcdCoordinationClient* etcd_kv = nullptr;
+  // Point-in-time recovery: the recorder's state (null when etcd-snapshot-incremental-interval
+  // is 0: then neither status nor ls look for increments), and the private directory where a
+  // restore to a moment runs its throwaway etcd.
+  std::function<RecorderStatus()> increments;
+  std::string point_in_time_work_dir;
 };
 
 class ApiRouter {

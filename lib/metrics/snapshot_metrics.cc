@@ -50,7 +50,12 @@ SnapshotMetrics::SnapshotMetrics(SystemTime process_start)
           "Scheduled runs whose S3 upload several servers raced for in etcd, by result (won: "
           "this server uploaded it; lost: another did; taken-over: won after the holder gave "
           "up).",
-          {"result"})) {
+          {"result"})),
+      incremental_lag_(registry_.AddGauge(
+          "k3s_snapd_incremental_lag_seconds",
+          "How far behind now each store's chain of increments is known complete (point-in-time "
+          "recovery; an idle cluster is confirmed complete at each interval).",
+          {"storage"})) {
   registry_.AddCounterFunction(
       "k3s_snapd_s3_requests_total", "HTTP requests sent to S3, retries included.",
       [this]() -> std::optional<double> { return static_cast<double>(SumS3Requests().requests); });
@@ -119,6 +124,26 @@ void SnapshotMetrics::SaveFailed(SystemTime finished) {
 
 void SnapshotMetrics::SetStoredSnapshots(const std::string& storage, size_t ready) {
   stored_.Set({storage}, static_cast<double>(ready));
+}
+
+void SnapshotMetrics::SetIncrementalLag(
+    std::function<std::vector<std::pair<std::string, double>>()> lag) {
+  std::lock_guard lock(mutex_);
+  incremental_lag_source_ = std::move(lag);
+}
+
+std::string SnapshotMetrics::Render() const {
+  std::function<std::vector<std::pair<std::string, double>>()> lag;
+  {
+    std::lock_guard lock(mutex_);
+    lag = incremental_lag_source_;
+  }
+  // Lag grows between the recorder's writes: read it now, not at its last write.
+  incremental_lag_.RemoveIf([](const LabelValues&) { return true; });
+  if (lag) {
+    for (const auto& [storage, seconds] : lag()) incremental_lag_.Set({storage}, seconds);
+  }
+  return registry_.Render();
 }
 
 void SnapshotMetrics::SetEtcdUp(std::function<bool()> up) {

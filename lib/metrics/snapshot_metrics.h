@@ -57,7 +57,11 @@ class SnapshotMetrics {
   // this object: capture the counters themselves, not the store.
   void AddS3RequestSource(std::function<S3RequestCounts()> counts);
 
-  std::string Render() const { return registry_.Render(); }
+  // Each store's point-in-time lag in seconds (k3s_snapd_incremental_lag_seconds{storage}),
+  // read at each scrape; null: no series.
+  void SetIncrementalLag(std::function<std::vector<std::pair<std::string, double>>()> lag);
+
+  std::string Render() const;
 
  private:
   S3RequestCounts SumS3Requests() const;
@@ -70,12 +74,14 @@ class SnapshotMetrics {
   Gauge& size_;
   Gauge& stored_;
   Counter& upload_claims_;
+  Gauge& incremental_lag_;
 
   std::mutex success_mutex_;  // orders updates of last_success_
   mutable std::mutex mutex_;  // guards the sources below
   std::function<bool()> etcd_up_;
   std::function<bool()> job_running_;
   std::vector<std::function<S3RequestCounts()>> s3_sources_;
+  std::function<std::vector<std::pair<std::string, double>>()> incremental_lag_source_;
 };
 
 }  // namespace snapd

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/string_source.h"
 #include "pipeline/age_format.h"
 
 namespace snapd {
@@ -20,20 +21,6 @@ static_assert(kInputSize > age::kMaxHeaderSize);
 
 // Longer than any valid first line: lets a file that is not age fail before 64 KiB is read.
 constexpr size_t kMaxFirstLine = 64;
-
-class StringSource final : public ByteSource {
- public:
-  explicit StringSource(std::string_view data) : data_(data) {}
-  size_t Read(char* buffer, size_t size) override {
-    size_t n = std::min(size, data_.size());
-    std::memcpy(buffer, data_.data(), n);
-    data_.remove_prefix(n);
-    return n;
-  }
-
- private:
-  std::string_view data_;
-};
 
 }  // namespace
 
