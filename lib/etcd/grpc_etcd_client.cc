@@ -1,15 +1,17 @@
-// gRPC calls (Maintenance/Snapshot, Maintenance/Status, and the KV, Lease and Cluster calls)
-// and the transport choice.
+// gRPC calls (Maintenance/Snapshot, Maintenance/Status, Watch/Watch, and the KV, Lease and
+// Cluster calls) and the transport choice.
 #include "etcd/grpc_etcd_client.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <exception>
 
 #include "core/error.h"
 #include "etcd/gateway_etcd_client.h"
 #include "etcd/grpc_messages.h"
 #include "etcd/grpc_snapshot_decoder.h"
+#include "etcd/grpc_watch_decoder.h"
 #include "etcd/protobuf_wire.h"
 
 namespace snapd {
@@ -176,6 +178,48 @@ void GrpcEtcdClient::Snapshot(ByteSink& sink, const std::atomic<bool>* cancel,
   }
 }
 
+void GrpcEtcdClient::WatchAll(int64_t start_revision, const std::atomic<bool>& stop,
+                              const std::function<void(EtcdWatchResponse&&)>& on_response) {
+  const std::string what = "etcd at " + endpoint_.url + " (gRPC)";
+  // on_response's exceptions end the transfer (the sink throws) and propagate unchanged.
+  std::exception_ptr callback_error;
+  GrpcWatchDecoder decoder(start_revision, [&](EtcdWatchResponse&& response) {
+    try {
+      on_response(std::move(response));
+    } catch (...) {
+      callback_error = std::current_exception();
+      throw;
+    }
+  });
+  struct DecoderSink final : ByteSink {
+    explicit DecoderSink(GrpcWatchDecoder& d) : decoder(d) {}
+    void Write(std::string_view chunk) override { decoder.Feed(chunk); }
+    GrpcWatchDecoder& decoder;
+  } decoder_sink(decoder);
+
+  // One create request, then the request side ends: etcd keeps the watch until the stream's
+  // context ends (its recvLoop takes EOF as no error).
+  const std::string body = etcdpb::Framed(etcdpb::WatchAllRequest(start_revision));
+  HttpRequest request = MakeRequest("Watch/Watch", body);
+  request.response_sink = &decoder_sink;
+  request.cancel = &stop;
+  // An idle watch is normal: no stall timeout, but keepalive probes notice a vanished peer.
+  request.stall_timeout = std::chrono::seconds(0);
+  request.tcp_keepalive = true;
+  HttpResponse response;
+  try {
+    response = Perform(request, what);
+  } catch (...) {
+    if (callback_error) std::rethrow_exception(callback_error);
+    if (stop.load()) return;
+    throw;
+  }
+  if (stop.load()) return;
+  CheckGrpcStatus(response, what);
+  throw Error::Transient(what + ": the watch from revision " + std::to_string(start_revision) +
+                         " ended");
+}
+
 EtcdStatus GrpcEtcdClient::Status(std::chrono::milliseconds timeout) {
   const std::string what = "etcd status from " + endpoint_.url + " (gRPC)";
   const std::string message = *Call("Maintenance/Status", "", timeout, what);
@@ -188,7 +232,8 @@ std::string GrpcEtcdClient::What(std::string_view call) const {
 
 std::optional<std::string> GrpcEtcdClient::Call(const std::string& method, std::string_view message,
                                                 std::chrono::milliseconds timeout,
-                                                const std::string& what, int tolerated_code) {
+                                                const std::string& what, int tolerated_code,
+                                                std::string_view tolerated_message) {
   const std::string framed = etcdpb::Framed(message);
   UnaryResponseSink body;
   HttpRequest request = MakeRequest(method, framed);
@@ -198,7 +243,9 @@ std::optional<std::string> GrpcEtcdClient::Call(const std::string& method, std::
   if (request.connect_timeout.count() < 1) request.connect_timeout = std::chrono::seconds(1);
   HttpResponse response = Perform(request, what);
   if (tolerated_code >= 0 && response.status == 200 &&
-      response.Header("grpc-status") == std::to_string(tolerated_code)) {
+      response.Header("grpc-status") == std::to_string(tolerated_code) &&
+      PercentDecoded(response.Header("grpc-message")).find(tolerated_message) !=
+          std::string::npos) {
     return std::nullopt;
   }
   CheckGrpcStatus(response, what);

@@ -12,12 +12,16 @@
 #include <vector>
 
 #include "etcd/etcd_client.h"
+#include "etcd/etcd_watch.h"
 
 namespace snapd {
 
 class GatewayEtcdClient;
 
-class GrpcEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
+class GrpcEtcdClient final : public EtcdClient,
+                             public EtcdCoordinationClient,
+                             public EtcdWatcher,
+                             public EtcdReplayClient {
  public:
   explicit GrpcEtcdClient(EtcdEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
@@ -39,16 +43,26 @@ class GrpcEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
                                       std::chrono::milliseconds timeout) override;
   int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) override;
   EtcdKvHash HashKV(int64_t revision, std::chrono::milliseconds timeout) override;
+  void WatchAll(int64_t start_revision, const std::atomic<bool>& stop,
+                const std::function<void(EtcdWatchResponse&&)>& on_response) override;
+  EtcdRevisionProbe ProbeRevision(int64_t at_revision, std::chrono::milliseconds timeout) override;
+  int64_t ApplyRevision(const std::vector<EtcdEvent>& events,
+                        std::chrono::milliseconds timeout) override;
+  bool LeaseGrantWithId(int64_t id, int64_t ttl_seconds,
+                        std::chrono::milliseconds timeout) override;
+  std::vector<int64_t> LeaseIds(std::chrono::milliseconds timeout) override;
+  void Compact(int64_t revision, std::chrono::milliseconds timeout) override;
 
  private:
   // A request to `method` ("Service/Method" of etcdserverpb) carrying the framed `body`.
   HttpRequest MakeRequest(const std::string& method, std::string_view body) const;
   // One request message to `method`, one response message back: a unary call, or one exchange
   // on a bidirectional stream whose request side then ends. Returns the response message, or
-  // nullopt when etcd answered gRPC status `tolerated_code`. Errors name `what`.
+  // nullopt when etcd answered gRPC status `tolerated_code` with a message containing
+  // `tolerated_message`. Errors name `what`.
   std::optional<std::string> Call(const std::string& method, std::string_view message,
                                   std::chrono::milliseconds timeout, const std::string& what,
-                                  int tolerated_code = -1);
+                                  int tolerated_code = -1, std::string_view tolerated_message = {});
   // "etcd <call> at <url> (gRPC)".
   std::string What(std::string_view call) const;
   EtcdEndpoint endpoint_;
@@ -61,7 +75,10 @@ EtcdStatus ParseStatusResponse(std::string_view message);
 // etcd-transport: auto. Probes gRPC first and uses it when it answers; when it fails but the
 // gateway answers (an HTTP/1.1-only proxy in between, say), uses the gateway until the next
 // reload. While neither answers, nothing is decided and calls go to gRPC.
-class AutoEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
+class AutoEtcdClient final : public EtcdClient,
+                             public EtcdCoordinationClient,
+                             public EtcdWatcher,
+                             public EtcdReplayClient {
  public:
   explicit AutoEtcdClient(EtcdEndpoint endpoint);
   ~AutoEtcdClient() override;
@@ -84,6 +101,15 @@ class AutoEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
                                       std::chrono::milliseconds timeout) override;
   int64_t DeletePrefix(std::string_view prefix, std::chrono::milliseconds timeout) override;
   EtcdKvHash HashKV(int64_t revision, std::chrono::milliseconds timeout) override;
+  void WatchAll(int64_t start_revision, const std::atomic<bool>& stop,
+                const std::function<void(EtcdWatchResponse&&)>& on_response) override;
+  EtcdRevisionProbe ProbeRevision(int64_t at_revision, std::chrono::milliseconds timeout) override;
+  int64_t ApplyRevision(const std::vector<EtcdEvent>& events,
+                        std::chrono::milliseconds timeout) override;
+  bool LeaseGrantWithId(int64_t id, int64_t ttl_seconds,
+                        std::chrono::milliseconds timeout) override;
+  std::vector<int64_t> LeaseIds(std::chrono::milliseconds timeout) override;
+  void Compact(int64_t revision, std::chrono::milliseconds timeout) override;
   // "grpc", "gateway", or "" while undecided.
   std::string transport() const;
 
@@ -91,6 +117,8 @@ class AutoEtcdClient final : public EtcdClient, public EtcdCoordinationClient {
   EtcdClient& Decide();
   // The same transport's coordination calls.
   EtcdCoordinationClient& DecideCoordination();
+  // The gRPC client for the calls only gRPC has; Error::Permanent when auto chose the gateway.
+  GrpcEtcdClient& DecideGrpcOnly();
   std::unique_ptr<GrpcEtcdClient> grpc_;
   std::unique_ptr<GatewayEtcdClient> gateway_;
   mutable std::mutex mutex_;

@@ -1,4 +1,4 @@
-// Encoding and parsing of etcd's KV, Lease and Cluster messages over ProtobufReader/Writer.
+// Encoding and parsing of etcd's KV, Lease, Cluster and Watch messages over ProtobufReader/Writer.
 #include "etcd/grpc_messages.h"
 
 #include <initializer_list>
@@ -162,6 +162,57 @@ std::string DeleteIfValueTxn(std::string_view key, std::string_view expected) {
   return txn.message();
 }
 
+std::string ProbeRangeRequest(int64_t revision) {
+  ProtobufWriter request;
+  request.Bytes(1, std::string_view("\0", 1)).Varint(3, 1);
+  if (revision != 0) request.Varint(4, static_cast<uint64_t>(revision));
+  request.Varint(9, 1);
+  return request.message();
+}
+
+std::string ApplyEventsTxn(const std::vector<EtcdEvent>& events) {
+  ProtobufWriter txn;
+  for (const EtcdEvent& event : events) {
+    // RequestOp {request_put = 2, request_delete_range = 3}.
+    if (event.is_delete) {
+      txn.Bytes(2, ProtobufWriter().Bytes(3, DeleteRangeRequest(event.kv.key)).message());
+    } else {
+      txn.Bytes(2, ProtobufWriter()
+                       .Bytes(2, PutRequest(event.kv.key, event.kv.value, event.kv.lease))
+                       .message());
+    }
+  }
+  return txn.message();
+}
+
+std::string LeaseGrantWithIdRequest(int64_t lease_id, int64_t ttl_seconds) {
+  return ProtobufWriter()
+      .Varint(1, static_cast<uint64_t>(ttl_seconds))
+      .Varint(2, static_cast<uint64_t>(lease_id))
+      .message();
+}
+
+std::string CompactionRequest(int64_t revision) {
+  return ProtobufWriter().Varint(1, static_cast<uint64_t>(revision)).Varint(2, 1).message();
+}
+
+std::string WatchAllRequest(int64_t start_revision) {
+  const std::string_view all_keys("\0", 1);
+  ProtobufWriter create;
+  create.Bytes(1, all_keys).Bytes(2, all_keys);
+  if (start_revision != 0) create.Varint(3, static_cast<uint64_t>(start_revision));
+  return ProtobufWriter().Bytes(1, create.message()).message();
+}
+
+int64_t ParseHeaderRevisionOf(std::string_view message, std::string_view message_name) {
+  int64_t revision = 0;
+  ForEachField(message, message_name, {{1, 2}}, [&](const ProtobufField& f) {
+    if (f.number == 1) revision = ParseHeaderRevision(f.bytes_value);
+  });
+  if (revision == 0) throw Error::Corrupt("etcd " + std::string(message_name) + ": no revision");
+  return revision;
+}
+
 std::string LeaseGrantRequest(int64_t ttl_seconds) {
   return ProtobufWriter().Varint(1, static_cast<uint64_t>(ttl_seconds)).message();
 }
@@ -269,6 +320,71 @@ std::vector<EtcdMember> ParseMemberListResponse(std::string_view message) {
     });
   });
   return members;
+}
+
+std::vector<int64_t> ParseLeaseLeasesResponse(std::string_view message) {
+  std::vector<int64_t> ids;
+  ForEachField(message, "LeaseLeasesResponse", {{2, 2}}, [&](const ProtobufField& f) {
+    if (f.number != 2) return;
+    ForEachField(f.bytes_value, "LeaseStatus", {{1, 0}}, [&](const ProtobufField& l) {
+      if (l.number == 1) ids.push_back(Signed(l));
+    });
+  });
+  return ids;
+}
+
+WatchResponse ParseWatchResponse(std::string_view message) {
+  WatchResponse response;
+  ForEachField(
+      message, "WatchResponse", {{1, 2}, {2, 0}, {3, 0}, {4, 0}, {5, 0}, {6, 2}, {7, 0}, {11, 2}},
+      [&](const ProtobufField& f) {
+        switch (f.number) {
+          case 1:
+            response.header_revision = ParseHeaderRevision(f.bytes_value);
+            break;
+          case 2:
+            response.watch_id = Signed(f);
+            break;
+          case 3:
+            response.created = f.number_value != 0;
+            break;
+          case 4:
+            response.canceled = f.number_value != 0;
+            break;
+          case 5:
+            response.compact_revision = Signed(f);
+            break;
+          case 6:
+            response.cancel_reason.assign(f.bytes_value);
+            break;
+          case 7:
+            response.fragment = f.number_value != 0;
+            break;
+          case 11: {
+            EtcdEvent& event = response.events.emplace_back();
+            bool has_kv = false;
+            ForEachField(f.bytes_value, "Event", {{1, 0}, {2, 2}}, [&](const ProtobufField& e) {
+              if (e.number == 1) {
+                if (e.number_value > 1) {
+                  throw Error::Corrupt("etcd Event: unknown type " +
+                                       std::to_string(e.number_value));
+                }
+                event.is_delete = e.number_value == 1;
+              }
+              if (e.number == 2) {
+                event.kv = ParseKeyValue(e.bytes_value);
+                has_kv = true;
+              }
+            });
+            // An event without its key cannot be replayed.
+            if (!has_kv) throw Error::Corrupt("etcd Event: no kv");
+            break;
+          }
+          default:
+            break;
+        }
+      });
+  return response;
 }
 
 }  // namespace snapd::etcdpb

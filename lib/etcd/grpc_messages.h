@@ -1,5 +1,5 @@
-// etcd's protobuf messages for the key-value, lease and cluster calls, written and read by hand
-// (field numbers from etcd's rpc.proto and kv.proto). Pure: bytes in, bytes out. Parsers throw
+// etcd's protobuf messages for the key-value, lease, cluster and watch calls, written and read by
+// hand (field numbers from etcd's rpc.proto and kv.proto). Pure: bytes in, bytes out. Parsers throw
 // Error::Corrupt for a message they cannot read, and say which message it was.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "etcd/etcd_client.h"
+#include "etcd/etcd_watch.h"
 
 namespace snapd::etcdpb {
 
@@ -32,6 +33,23 @@ std::string LeaseIdRequest(int64_t lease_id);
 // HashKVRequest {revision = 1}.
 std::string HashKVRequest(int64_t revision);
 
+// RangeRequest {key = 1, limit = 3, revision = 4, count_only = 9} of the one key "\0" at
+// `revision` (0: the newest): the cheapest call that says whether `revision` was compacted.
+std::string ProbeRangeRequest(int64_t revision);
+// TxnRequest with no compare whose success ops are the events in order: put(key, value, lease)
+// for a put, delete_range(key) for a delete.
+std::string ApplyEventsTxn(const std::vector<EtcdEvent>& events);
+// LeaseGrantRequest {TTL = 1, ID = 2}.
+std::string LeaseGrantWithIdRequest(int64_t lease_id, int64_t ttl_seconds);
+// CompactionRequest {revision = 1, physical = 2}: physical, so it returns once the compaction
+// is done on disk.
+std::string CompactionRequest(int64_t revision);
+// WatchRequest {create_request = 1 {key = 1, range_end = 2, start_revision = 3}} of every key
+// ("\0" to "\0") from `start_revision` on.
+std::string WatchAllRequest(int64_t start_revision);
+
+// The revision in the header (field 1) of any response: RangeResponse, TxnResponse, ...
+int64_t ParseHeaderRevisionOf(std::string_view message, std::string_view message_name);
 // RangeResponse: its kvs.
 std::vector<EtcdKeyValue> ParseRangeResponse(std::string_view message);
 // DeleteRangeResponse: how many keys it deleted.
@@ -49,5 +67,21 @@ int64_t ParseLeaseKeepAliveResponse(std::string_view message);
 EtcdKvHash ParseHashKVResponse(std::string_view message, int64_t revision);
 // MemberListResponse: its members.
 std::vector<EtcdMember> ParseMemberListResponse(std::string_view message);
+// LeaseLeasesResponse {header = 1, leases = 2 {ID = 1}}: the lease ids.
+std::vector<int64_t> ParseLeaseLeasesResponse(std::string_view message);
+
+// WatchResponse {header = 1, watch_id = 2, created = 3, canceled = 4, compact_revision = 5,
+// cancel_reason = 6, fragment = 7, events = 11}.
+struct WatchResponse {
+  int64_t header_revision = 0;
+  int64_t watch_id = 0;
+  bool created = false;
+  bool canceled = false;
+  int64_t compact_revision = 0;
+  std::string cancel_reason;
+  bool fragment = false;
+  std::vector<EtcdEvent> events;  // mvccpb.Event {type = 1 (0 PUT, 1 DELETE), kv = 2}
+};
+WatchResponse ParseWatchResponse(std::string_view message);
 
 }  // namespace snapd::etcdpb

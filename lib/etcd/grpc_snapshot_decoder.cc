@@ -6,7 +6,7 @@
 
 namespace snapd {
 
-size_t GrpcFrameReader::MessageSize(std::string_view header) {
+size_t GrpcFrameReader::MessageSize(std::string_view header) const {
   if (header[0] != 0) {
     throw Error::Corrupt("etcd gRPC stream: compressed message (none was asked for)");
   }
@@ -14,9 +14,9 @@ size_t GrpcFrameReader::MessageSize(std::string_view header) {
                       (static_cast<size_t>(static_cast<uint8_t>(header[2])) << 16) |
                       (static_cast<size_t>(static_cast<uint8_t>(header[3])) << 8) |
                       static_cast<size_t>(static_cast<uint8_t>(header[4]));
-  if (size > kMaxMessageSize) {
+  if (size > max_message_size_) {
     throw Error::Corrupt("etcd gRPC stream: message of " + std::to_string(size) +
-                         " bytes is over the " + std::to_string(kMaxMessageSize) + " limit");
+                         " bytes is over the " + std::to_string(max_message_size_) + " limit");
   }
   return size;
 }

@@ -19,6 +19,9 @@ class GrpcFrameReader {
  public:
   static constexpr size_t kMaxMessageSize = 16 << 20;
 
+  explicit GrpcFrameReader(size_t max_message_size = kMaxMessageSize)
+      : max_message_size_(max_message_size) {}
+
   template <typename OnMessage>
   void Feed(std::string_view bytes, OnMessage&& on_message) {
     while (!bytes.empty()) {
@@ -44,7 +47,8 @@ class GrpcFrameReader {
   bool AtBoundary() const { return pending_.empty(); }
 
  private:
-  static size_t MessageSize(std::string_view header);  // checks the flag and the size
+  size_t MessageSize(std::string_view header) const;  // checks the flag and the size
+  size_t max_message_size_;
   std::string pending_;
 };
 

@@ -195,6 +195,11 @@ HttpResponse HttpClient::Perform(const HttpRequest& request) {
                            static_cast<long>(request.stall_timeout.count())),
           "low speed time");
   }
+  if (request.tcp_keepalive) {
+    Check(curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L), "TCP keepalive");
+    Check(curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L), "TCP keepalive idle");
+    Check(curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L), "TCP keepalive interval");
+  }
   if (request.http2) {
     Check(curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE), "HTTP/2");
   }

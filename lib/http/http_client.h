@@ -50,6 +50,8 @@ struct HttpRequest {
   std::string proxy;                          // "" = from the environment, "none" = no proxy
   TlsOptions tls;
   bool head = false;  // a HEAD request: no body is read
+  // TCP keepalive probes, so that a long idle stream (an etcd watch) notices a peer gone away.
+  bool tcp_keepalive = false;
   // HTTP/2 only (gRPC): without TLS straight away (prior knowledge, as gRPC clients do), with
   // TLS by ALPN. Trailers then arrive in HttpResponse::headers after the body's headers.
   bool http2 = false;

@@ -107,6 +107,79 @@ TEST_CASE("etcdpb: plain requests, 64-bit ids and framing", "[etcd-messages]") {
         std::string("\0\0\0\x01\x2c", 5) + std::string(300, 'x'));
 }
 
+TEST_CASE("etcdpb: replay requests: probe, applied revision, lease with id, compaction, watch",
+          "[etcd-messages]") {
+  const std::string nul(1, '\0');
+  CHECK(etcdpb::ProbeRangeRequest(42) ==
+        BytesField(1, nul) + VarintField(3, 1) + VarintField(4, 42) + VarintField(9, 1));
+  CHECK(etcdpb::ProbeRangeRequest(0) == BytesField(1, nul) + VarintField(3, 1) + VarintField(9, 1));
+
+  // One revision: a put with a lease, a put without, a delete; success ops in that order.
+  std::vector<EtcdEvent> events(3);
+  events[0].kv = EtcdKeyValue{kKey, kValue, kLease, 3, 9, 2};
+  events[1].kv = EtcdKeyValue{"b", "", 0, 9, 9, 1};
+  events[2].is_delete = true;
+  events[2].kv.key = "c";
+  events[2].kv.mod_revision = 9;
+  CHECK(etcdpb::ApplyEventsTxn(events) ==
+        BytesField(2, BytesField(2, etcdpb::PutRequest(kKey, kValue, kLease))) +
+            BytesField(2, BytesField(2, BytesField(1, "b") + BytesField(2, ""))) +
+            BytesField(2, BytesField(3, BytesField(1, "c"))));
+
+  CHECK(etcdpb::LeaseGrantWithIdRequest(kLease, 60) == VarintField(1, 60) + VarintField(2, kLease));
+  CHECK(etcdpb::CompactionRequest(17) == VarintField(1, 17) + VarintField(2, 1));
+  CHECK(etcdpb::WatchAllRequest(5) ==
+        BytesField(1, BytesField(1, nul) + BytesField(2, nul) + VarintField(3, 5)));
+}
+
+TEST_CASE("etcdpb: header revisions and lease lists", "[etcd-messages]") {
+  CHECK(etcdpb::ParseHeaderRevisionOf(Header(12) + VarintField(4, 3), "RangeResponse") == 12);
+  RequireError([] { etcdpb::ParseHeaderRevisionOf(VarintField(4, 3), "TxnResponse"); },
+               ErrorKind::kCorrupt, "TxnResponse: no revision");
+  RequireError([] { etcdpb::ParseHeaderRevisionOf(VarintField(1, 3), "TxnResponse"); },
+               ErrorKind::kCorrupt, "TxnResponse: field 1 has wire type 0");
+
+  CHECK(etcdpb::ParseLeaseLeasesResponse(Header(3) + BytesField(2, VarintField(1, kLease)) +
+                                         BytesField(2, VarintField(1, 5))) ==
+        std::vector<int64_t>{kLease, 5});
+  CHECK(etcdpb::ParseLeaseLeasesResponse(Header(3)).empty());
+}
+
+TEST_CASE("etcdpb: watch responses: created, events, compacted, cancelled", "[etcd-messages]") {
+  const etcdpb::WatchResponse created =
+      etcdpb::ParseWatchResponse(Header(7) + VarintField(2, 0) + VarintField(3, 1));
+  CHECK((created.created && created.header_revision == 7 && created.events.empty()));
+
+  // Event {type = 1 (PUT omitted as 0), kv = 2}: a put with a binary key and value and a lease,
+  // then a delete (its kv only the key and the deleting revision).
+  const std::string put = BytesField(2, KeyValue(kKey, kValue, kLease, 4, 8, 3));
+  const std::string del =
+      VarintField(1, 1) + BytesField(2, BytesField(1, "gone") + VarintField(3, 8));
+  const etcdpb::WatchResponse events = etcdpb::ParseWatchResponse(
+      Header(9) + VarintField(2, 1) + BytesField(11, put) + BytesField(11, del));
+  CHECK((events.header_revision == 9 && events.watch_id == 1 && !events.created));
+  REQUIRE(events.events.size() == 2);
+  const EtcdEvent& p = events.events[0];
+  CHECK_FALSE(p.is_delete);
+  CHECK((p.kv.key == kKey && p.kv.value == kValue && p.kv.lease == kLease));
+  CHECK((p.kv.create_revision == 4 && p.kv.mod_revision == 8 && p.kv.version == 3));
+  const EtcdEvent& d = events.events[1];
+  CHECK((d.is_delete && d.kv.key == "gone" && d.kv.mod_revision == 8 && d.kv.value.empty()));
+
+  const etcdpb::WatchResponse compacted = etcdpb::ParseWatchResponse(
+      Header(20) + VarintField(4, 1) + VarintField(5, 15) + BytesField(6, "compacted"));
+  CHECK((compacted.canceled && compacted.compact_revision == 15 &&
+         compacted.cancel_reason == "compacted" && compacted.events.empty()));
+
+  RequireError([] { etcdpb::ParseWatchResponse(BytesField(11, VarintField(1, 0))); },
+               ErrorKind::kCorrupt, "Event: no kv");
+  RequireError(
+      [] { etcdpb::ParseWatchResponse(BytesField(11, VarintField(1, 2) + BytesField(2, ""))); },
+      ErrorKind::kCorrupt, "unknown type 2");
+  RequireError([] { etcdpb::ParseWatchResponse(VarintField(5, 1) + VarintField(11, 1)); },
+               ErrorKind::kCorrupt, "WatchResponse: field 11 has wire type 0");
+}
+
 TEST_CASE("EtcdPrefixEnd covers exactly the keys with the prefix", "[etcd-messages]") {
   CHECK(EtcdPrefixEnd("a/") == "a0");
   CHECK(EtcdPrefixEnd("a\xff") == "b");

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "etcd/grpc_etcd_client.h"
 #include "etcd/grpc_snapshot_decoder.h"
+#include "etcd/grpc_watch_decoder.h"
 #include "etcd/protobuf_wire.h"
 
 namespace snapd {
@@ -169,6 +170,37 @@ TEST_CASE("StatusResponse fields are read by number, unknown ones skipped", "[gr
   CHECK(status.member_id == 0xabcdef);
   RequireError([&] { ParseStatusResponse(message.substr(0, message.size() - 1)); },
                ErrorKind::kCorrupt, "truncated");
+}
+
+TEST_CASE("watch decoder: responses with events, in pieces; created skipped", "[grpc]") {
+  const std::string header = BytesField(1, VarintField(3, 12));
+  const std::string event =
+      BytesField(11, BytesField(2, BytesField(1, std::string("k\0", 2)) + VarintField(3, 11) +
+                                       BytesField(5, std::string("\0v", 2))));
+  const std::string body =
+      Frame(header + VarintField(3, 1)) + Frame(header + event + event) + Frame(header + event);
+  std::vector<EtcdWatchResponse> got;
+  GrpcWatchDecoder decoder(11, [&](EtcdWatchResponse&& r) { got.push_back(std::move(r)); });
+  for (char c : body) decoder.Feed(std::string_view(&c, 1));  // byte by byte: incremental
+  REQUIRE(got.size() == 2);
+  CHECK((got[0].header_revision == 12 && got[0].events.size() == 2 && got[1].events.size() == 1));
+  CHECK((got[0].events[0].kv.key == std::string("k\0", 2) &&
+         got[0].events[0].kv.value == std::string("\0v", 2)));
+}
+
+TEST_CASE("watch decoder: a compaction or cancel is permanent; callback errors pass", "[grpc]") {
+  auto ignore = [](EtcdWatchResponse&&) {};
+  RequireError(
+      [&] { GrpcWatchDecoder(3, ignore).Feed(Frame(VarintField(4, 1) + VarintField(5, 9))); },
+      ErrorKind::kPermanent, "watch from revision 3: etcd compacted to revision 9");
+  RequireError(
+      [&] {
+        GrpcWatchDecoder(3, ignore).Feed(Frame(VarintField(4, 1) + BytesField(6, "no space")));
+      },
+      ErrorKind::kPermanent, "cancelled it: no space");
+  const std::string event = BytesField(11, BytesField(2, BytesField(1, "k")));
+  GrpcWatchDecoder failing(3, [](EtcdWatchResponse&&) { throw std::runtime_error("full"); });
+  CHECK_THROWS_WITH(failing.Feed(Frame(event)), "full");
 }
 
 }  // namespace snapd
