@@ -244,6 +244,29 @@ RestoreOutcome RestoreK3s(const K3sRestoreOptions& options, ProcessRunner& runne
   return outcome;
 }
 
+SnapshotRestoreCommand MakeSnapshotRestoreCommand(const EtcdRestoreOptions& options,
+                                                  const std::string& into_dir) {
+  const std::string tool = ChooseRestoreTool(options);
+  SnapshotRestoreCommand command;
+  command.argv = {tool,
+                  "snapshot",
+                  "restore",
+                  options.staged_path,
+                  "--data-dir",
+                  into_dir,
+                  "--name",
+                  options.name,
+                  "--initial-cluster",
+                  options.initial_cluster,
+                  "--initial-cluster-token",
+                  options.initial_cluster_token,
+                  "--initial-advertise-peer-urls",
+                  options.initial_advertise_peer_urls};
+  // etcdctl before 3.4 speaks the v2 API unless told, and v2 has no snapshot restore.
+  if (BaseNameOf(tool) == "etcdctl") command.environment.push_back("ETCDCTL_API=3");
+  return command;
+}
+
 RestoreOutcome RestoreEtcdDataDir(const EtcdRestoreOptions& options, ProcessRunner& runner,
                                   const RestoreLog& log) {
   RequireStagedSnapshot(options.staged_path);
@@ -278,25 +301,9 @@ RestoreOutcome RestoreEtcdDataDir(const EtcdRestoreOptions& options, ProcessRunn
   RequireAbsent(restoring);
   if (had_data) RequireAbsent(old);
 
-  std::string tool = ChooseRestoreTool(options);
-  std::vector<std::string> argv = {tool,
-                                   "snapshot",
-                                   "restore",
-                                   options.staged_path,
-                                   "--data-dir",
-                                   restoring,
-                                   "--name",
-                                   options.name,
-                                   "--initial-cluster",
-                                   options.initial_cluster,
-                                   "--initial-cluster-token",
-                                   options.initial_cluster_token,
-                                   "--initial-advertise-peer-urls",
-                                   options.initial_advertise_peer_urls};
-  // etcdctl before 3.4 speaks the v2 API unless told, and v2 has no snapshot restore.
-  std::vector<std::string> environment;
-  if (BaseNameOf(tool) == "etcdctl") environment.push_back("ETCDCTL_API=3");
-  std::string command = BaseNameOf(tool) + " snapshot restore";
+  const SnapshotRestoreCommand restore = MakeSnapshotRestoreCommand(options, restoring);
+  const std::vector<std::string>& argv = restore.argv;
+  std::string command = BaseNameOf(argv.front()) + " snapshot restore";
 
   // Removes the half-made dir; a failure to do so is added to `failure`, never hides it.
   auto discard_restoring = [&](std::string failure) {
@@ -311,7 +318,7 @@ RestoreOutcome RestoreEtcdDataDir(const EtcdRestoreOptions& options, ProcessRunn
   log("running " + CommandLine(argv));
   int status = 0;
   try {
-    status = runner.Run(argv, environment);
+    status = runner.Run(argv, restore.environment);
   } catch (const Error& e) {
     throw Error(e.kind(), discard_restoring(command + " could not run: " + e.what()));
   }

@@ -51,6 +51,16 @@ struct EtcdRestoreOptions {
   int64_t now_unix = 0;
 };
 
+// `<tool> snapshot restore <staged> --data-dir <into_dir> --name ...` as `options` ask (the tool
+// chosen as their restore_tool says), and the environment it needs. Also what the point-in-time
+// replay restores its private etcd with.
+struct SnapshotRestoreCommand {
+  std::vector<std::string> argv;
+  std::vector<std::string> environment;  // "NAME=value" to add to ours
+};
+SnapshotRestoreCommand MakeSnapshotRestoreCommand(const EtcdRestoreOptions& options,
+                                                  const std::string& into_dir);
+
 // etcd mode: `<tool> snapshot restore <staged> --data-dir <dir>.restoring-<unix> --name ...`,
 // then moves an existing <dir> to <dir>-old-<unix> and the new one to <dir>. A failure before
 // the final rename leaves <dir> untouched (the half-made new dir is removed). Throws
