@@ -92,7 +92,8 @@ class ScriptedWatch final : public EtcdWatcher, public EtcdReplayClient {
   EtcdRevisionProbe ProbeRevision(int64_t at_revision, std::chrono::milliseconds) override {
     std::lock_guard lock(mutex_);
     probed_at.push_back(at_revision);
-    return {compacted ? 0 : current, compacted};
+    const bool gone = compacted;
+    return {gone ? 0 : current.load(), gone};
   }
   int64_t ApplyRevision(const std::vector<EtcdEvent>&, std::chrono::milliseconds) override {
     throw Error::Permanent("not here");
