@@ -13,6 +13,7 @@ constexpr std::string_view kZstdSuffix = ".zst";
 constexpr std::string_view kAgeSuffix = ".age";
 constexpr std::string_view kTokenBackupSuffix = ".token.age";
 constexpr std::string_view kKnownSuffixes[] = {kAgeSuffix, kZstdSuffix, kZipSuffix};
+constexpr std::string_view kIncrementSuffix = ".inc";
 
 std::string Quote(std::string_view s) {
   std::string out = "\"";
@@ -148,6 +149,59 @@ std::string_view SnapshotOfTokenBackup(std::string_view name) {
   if (!name.ends_with(kTokenBackupSuffix) || name.size() == kTokenBackupSuffix.size()) return {};
   name.remove_suffix(kTokenBackupSuffix.size());
   return name;
+}
+
+namespace {
+
+// `name` without its `.inc[.zst][.age]` ending; nullopt when it has none.
+std::optional<std::string_view> StripIncrementSuffix(std::string_view name) {
+  if (name.ends_with(kAgeSuffix)) name.remove_suffix(kAgeSuffix.size());
+  if (name.ends_with(kZstdSuffix)) name.remove_suffix(kZstdSuffix.size());
+  if (!name.ends_with(kIncrementSuffix)) return std::nullopt;
+  name.remove_suffix(kIncrementSuffix.size());
+  return name;
+}
+
+bool IsDigits(std::string_view text) {
+  return !text.empty() && text.size() <= 18 &&
+         text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+bool IsIncrementName(std::string_view name) {
+  // The suffix first: listings ask this of every record, and throwing for each would be slow.
+  if (!StripIncrementSuffix(name)) return false;
+  try {
+    ValidateIncrementName(name);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void ValidateIncrementName(std::string_view name) {
+  ValidateSnapshotName(name, "increment name");
+  if (!StripIncrementSuffix(name)) {
+    throw Error::InvalidInput("increment name " + Quote(name) +
+                              ": must end in .inc, .inc.zst, .inc.age or .inc.zst.age");
+  }
+}
+
+std::string_view SnapshotOfIncrement(std::string_view name) {
+  if (!IsIncrementName(name)) return {};
+  std::string_view rest = *StripIncrementSuffix(name);
+  const size_t dot = rest.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return {};
+  std::string_view window = rest.substr(dot + 1);  // <first>-<last>-<unix>
+  const size_t dash1 = window.find('-');
+  const size_t dash2 = dash1 == std::string_view::npos ? dash1 : window.find('-', dash1 + 1);
+  if (dash2 == std::string_view::npos || !IsDigits(window.substr(0, dash1)) ||
+      !IsDigits(window.substr(dash1 + 1, dash2 - dash1 - 1)) ||
+      !IsDigits(window.substr(dash2 + 1))) {
+    return {};
+  }
+  return rest.substr(0, dot);
 }
 
 }  // namespace snapd

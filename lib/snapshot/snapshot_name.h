@@ -67,4 +67,16 @@ std::string TokenBackupName(std::string_view stored_name);
 // The stored snapshot name a token backup belongs to, or "" when `name` is not one.
 std::string_view SnapshotOfTokenBackup(std::string_view name);
 
+// Increments (point-in-time recovery) are kept in the `.metadata` folder too, named
+// `<snapshot>.<first>-<last>-<unix>.inc` with `.zst` and/or `.age` after it. A name is an
+// increment's when it ends in `.inc`, `.inc.zst`, `.inc.age` or `.inc.zst.age` and is safe as a
+// file name and key part (ValidateSnapshotName's rules: no '/', no leading '.').
+bool IsIncrementName(std::string_view name);
+// Throws Error::InvalidInput unless IsIncrementName(name).
+void ValidateIncrementName(std::string_view name);
+// The stored snapshot name increment `name` continues: what comes before
+// `.<digits>-<digits>-<digits>.inc[.zst][.age]`; "" when `name` is not such a name. Exact: the
+// increments of "x-17" are not those of "x-170".
+std::string_view SnapshotOfIncrement(std::string_view name);
+
 }  // namespace snapd

@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -351,20 +354,110 @@ void LocalStore::RemoveUnsynced(const std::string& name) {
 void LocalStore::Remove(const std::string& name) {
   RemoveUnsynced(name);
   SyncDirectory(dir_);
+  const std::vector<RemoveFailure> failed = RemoveIncrements(IncrementsOf({name}));
+  if (!failed.empty()) {
+    throw Error::Permanent("snapshot " + name + " removed, but not its increment " +
+                           failed.front().name + ": " + failed.front().error);
+  }
 }
 
 std::vector<RemoveFailure> LocalStore::RemoveMany(const std::vector<std::string>& names) {
   std::vector<RemoveFailure> failures;
-  bool removed = false;
+  std::vector<std::string> removed;
   for (const std::string& name : names) {
     try {
       RemoveUnsynced(name);
-      removed = true;
+      removed.push_back(name);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kNotFound) failures.push_back({name, e.what()});
     }
   }
-  if (removed) SyncDirectory(dir_);
+  if (removed.empty()) return failures;
+  SyncDirectory(dir_);
+  // One pass over the metadata dir for all of them.
+  try {
+    for (const RemoveFailure& f : RemoveIncrements(IncrementsOf(removed))) {
+      failures.push_back({std::string(SnapshotOfIncrement(f.name)),
+                          "removed, but not its increment " + f.name + ": " + f.error});
+    }
+  } catch (const Error& e) {
+    for (const std::string& name : removed) {
+      failures.push_back({name, std::string("removed, but not its increments: ") + e.what()});
+    }
+  }
+  return failures;
+}
+
+std::vector<std::string> LocalStore::IncrementsOf(const std::vector<std::string>& snapshots) {
+  const std::set<std::string, std::less<>> wanted(snapshots.begin(), snapshots.end());
+  std::vector<std::string> found;
+  for (std::string& name : ListIncrements()) {
+    if (wanted.contains(SnapshotOfIncrement(name))) found.push_back(std::move(name));
+  }
+  return found;
+}
+
+void LocalStore::PutIncrement(const std::string& name, std::string_view bytes) {
+  ValidateIncrementName(name);
+  if (bytes.size() > kMaxIncrementSize) {
+    throw Error::InvalidInput("increment " + name + " is " + std::to_string(bytes.size()) +
+                              " bytes, more than the " + std::to_string(kMaxIncrementSize) +
+                              " a store keeps");
+  }
+  WriteFileDurably(metadata_dir_, name, bytes);
+}
+
+std::vector<std::string> LocalStore::ListIncrements() {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(metadata_dir_.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return names;
+    ThrowSystemError("list " + metadata_dir_, errno);
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+  while (dirent* entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (!IsIncrementName(name)) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISREG(st.st_mode)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string LocalStore::ReadIncrement(const std::string& name) {
+  ValidateIncrementName(name);
+  const std::string path = MetadataPathOf(name);
+  FileSource source(path);  // kNotFound when missing, a symlink or not a regular file
+  std::string bytes;
+  char buffer[64 << 10];
+  while (size_t n = source.Read(buffer, sizeof buffer)) {
+    bytes.append(buffer, n);
+    if (bytes.size() > kMaxIncrementSize) {
+      throw Error::Corrupt(path + ": larger than an increment can be (" +
+                           std::to_string(kMaxIncrementSize) + " bytes)");
+    }
+  }
+  return bytes;
+}
+
+std::vector<RemoveFailure> LocalStore::RemoveIncrements(const std::vector<std::string>& names) {
+  std::vector<RemoveFailure> failures;
+  bool removed = false;
+  for (const std::string& name : names) {
+    if (!IsIncrementName(name)) {
+      failures.push_back({name, "not an increment name"});
+      continue;
+    }
+    const std::string path = MetadataPathOf(name);
+    if (::unlink(path.c_str()) == 0) {
+      removed = true;
+    } else if (errno != ENOENT) {
+      failures.push_back({name, "delete " + path + ": " + std::strerror(errno)});
+    }
+  }
+  if (removed) SyncDirectory(metadata_dir_);
   return failures;
 }
 
@@ -411,6 +504,8 @@ int LocalStore::RemoveIncomplete() {
         }
         continue;
       }
+      // Increments are not records; they go with their snapshot (Remove), not here.
+      if (IsIncrementName(name)) continue;
       // A token backup belongs to the snapshot it is named after.
       const std::string_view owner = SnapshotOfTokenBackup(name);
       const std::string snapshot = owner.empty() ? name : std::string(owner);

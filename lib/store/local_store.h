@@ -1,5 +1,6 @@
 // Snapshots as files in the snapshot dir, laid out as k3s lays them out: `<dir>/<name>` (0600,
-// dir 0700) with the record in `<dir>/../.metadata/<name>`. Durable by `.part` → fsync →
+// dir 0700) with the record in `<dir>/../.metadata/<name>`, and the increments beside the
+// records (k3s walks only the snapshot dir). Durable by `.part` → fsync →
 // rename (never replacing) → fsync dir; symlinks in the dir are never followed.
 #pragma once
 
@@ -28,6 +29,12 @@ class LocalStore final : public SnapshotStore {
   void Remove(const std::string& name) override;
   // One by one, but the directory is synced once for all of them.
   std::vector<RemoveFailure> RemoveMany(const std::vector<std::string>& names) override;
+  // Increments are files in the metadata dir, written as records are (temp, fsync, rename,
+  // fsync dir).
+  void PutIncrement(const std::string& name, std::string_view bytes) override;
+  std::vector<std::string> ListIncrements() override;  // sorted
+  std::string ReadIncrement(const std::string& name) override;
+  std::vector<RemoveFailure> RemoveIncrements(const std::vector<std::string>& names) override;
   std::string ReadTokenBackup(const std::string& name) override;
   // Removes the `.part` files of this daemon's saves that an earlier process left (at once),
   // other `.part` files no writer holds and untouched for kPartGraceSeconds, and records left
@@ -45,6 +52,8 @@ class LocalStore final : public SnapshotStore {
  private:
   // Remove without syncing the directory.
   void RemoveUnsynced(const std::string& name);
+  // The increments in the metadata dir that continue one of `snapshots`.
+  std::vector<std::string> IncrementsOf(const std::vector<std::string>& snapshots);
   std::string dir_;
   std::string metadata_dir_;
   std::string node_name_;

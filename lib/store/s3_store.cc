@@ -380,6 +380,10 @@ std::vector<SnapshotRecord> S3Store::List() {
   std::vector<S3Object> objects = client->ListAllObjects(prefix, "/");
   const std::string metadata_prefix = MetadataKeyOf("");
   std::vector<S3Object> record_objects = client->ListAllObjects(metadata_prefix, "/");
+  // Increments share `.metadata/` with the records; they are no snapshot's record.
+  std::erase_if(record_objects, [&](const S3Object& object) {
+    return IsIncrementName(std::string_view(object.key).substr(metadata_prefix.size()));
+  });
   std::map<std::string, S3Object, std::less<>> records;  // by snapshot name
   for (const S3Object& object : record_objects) {
     if (object.size > 0) records.emplace(object.key.substr(metadata_prefix.size()), object);
@@ -552,49 +556,96 @@ void S3Store::Remove(const std::string& name) {
   client->DeleteObject(MetadataKeyOf(TokenBackupName(name)));
   cache_->Erase(KeyOf(name));
   cache_->Erase(MetadataKeyOf(name));
+  // Listed under `<name>.` only: the increments of `x-17` start with `x-17.`, those of `x-170`
+  // do not.
+  for (const std::string& increment : ListIncrementNames(*client, name + ".")) {
+    if (SnapshotOfIncrement(increment) == name) client->DeleteObject(MetadataKeyOf(increment));
+  }
 }
 
 std::vector<RemoveFailure> S3Store::RemoveMany(const std::vector<std::string>& names) {
   std::vector<RemoveFailure> failures;
-  std::vector<std::string> keys;
-  std::map<std::string, std::string, std::less<>> owner;  // key -> snapshot name
+  std::vector<std::string> valid;
   for (const std::string& name : names) {
-    if (!IsValidName(name)) {
+    if (IsValidName(name)) {
+      valid.push_back(name);
+    } else {
       failures.push_back({name, "not a snapshot name"});
-      continue;
-    }
-    // The snapshot first: a record left without it is swept by RemoveIncomplete.
-    for (std::string key :
-         {KeyOf(name), MetadataKeyOf(name), MetadataKeyOf(TokenBackupName(name))}) {
-      owner[key] = name;
-      keys.push_back(std::move(key));
     }
   }
-  std::set<std::string, std::less<>> failed;
-  auto fail = [&](const std::string& key, const std::string& why) {
-    const std::string& name = owner[key];
-    if (failed.insert(name).second) failures.push_back({name, why});
-  };
+  if (valid.empty()) return failures;
   PooledClient client = Pooled();
-  // A multiple of 3 under S3's 1000: a snapshot's keys go in one request.
-  constexpr size_t kKeysPerRequest = 999;
-  const size_t chunks = (keys.size() + kKeysPerRequest - 1) / kKeysPerRequest;
+  // Their increments, from one listing for the whole batch.
+  std::map<std::string, std::vector<std::string>, std::less<>> increments;  // by snapshot
+  try {
+    for (std::string& increment : ListIncrementNames(*client)) {
+      const std::string_view owner = SnapshotOfIncrement(increment);
+      increments[std::string(owner)].push_back(std::move(increment));
+    }
+  } catch (const Error& e) {
+    // Removing the snapshots now would leave their increments where nothing finds them.
+    for (const std::string& name : valid) {
+      failures.push_back({name, std::string("cannot list its increments: ") + e.what()});
+    }
+    return failures;
+  }
+  std::vector<std::vector<std::string>> groups;
+  groups.reserve(valid.size());
+  for (const std::string& name : valid) {
+    // The snapshot first: a record left without it is swept by RemoveIncomplete.
+    std::vector<std::string> keys = {KeyOf(name), MetadataKeyOf(name),
+                                     MetadataKeyOf(TokenBackupName(name))};
+    if (auto it = increments.find(name); it != increments.end()) {
+      for (const std::string& increment : it->second) keys.push_back(MetadataKeyOf(increment));
+    }
+    groups.push_back(std::move(keys));
+  }
+  for (const auto& [group, why] : DeleteKeyGroups(*client, groups)) {
+    failures.push_back({valid[group], why});
+  }
+  for (const std::vector<std::string>& keys : groups) {
+    for (const std::string& key : keys) cache_->Erase(key);
+  }
+  cache_->Flush();
+  return failures;
+}
+
+std::vector<std::pair<size_t, std::string>> S3Store::DeleteKeyGroups(
+    S3Client& client, const std::vector<std::vector<std::string>>& groups) {
+  // Requests of at most S3's 1000 keys, a group in one request unless it alone is larger.
+  constexpr size_t kKeysPerRequest = 1000;
+  struct Chunk {
+    std::vector<std::string> keys;
+    std::vector<size_t> group_of;  // by key
+  };
+  std::vector<Chunk> chunks;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    // A group starts a new request unless it fits whole in the current one.
+    if (chunks.empty() || (!chunks.back().keys.empty() &&
+                           chunks.back().keys.size() + groups[g].size() > kKeysPerRequest)) {
+      chunks.emplace_back();
+    }
+    for (const std::string& key : groups[g]) {
+      if (chunks.back().keys.size() == kKeysPerRequest) chunks.emplace_back();
+      chunks.back().keys.push_back(key);
+      chunks.back().group_of.push_back(g);
+    }
+  }
+  std::vector<std::pair<size_t, std::string>> failed;
+  std::set<size_t> failed_groups;
   std::atomic<bool> batch{true};
-  std::mutex failures_mu;
+  std::mutex failed_mu;
   // RGW takes ~0.7 ms a key of a DeleteObjects (10,000 snapshots: 20 s one request at a time,
   // 15 s four at a time): a few at once, as `aws s3 rm` does.
-  ForEachInParallel(*client, chunks, kDeleteConcurrency, [&](S3Client& c, size_t n) {
-    const size_t start = n * kKeysPerRequest;
-    const std::vector<std::string> chunk(
-        keys.begin() + static_cast<std::ptrdiff_t>(start),
-        keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), start + kKeysPerRequest)));
-    std::vector<std::pair<std::string, std::string>> failed_keys;
+  ForEachInParallel(client, chunks.size(), kDeleteConcurrency, [&](S3Client& c, size_t n) {
+    const Chunk& chunk = chunks[n];
+    std::map<std::string, std::string, std::less<>> failed_keys;  // key -> why
     bool single = !batch.load();
     if (!single) {
       try {
-        for (const S3DeleteFailure& f : c.DeleteObjects(chunk)) {
-          failed_keys.emplace_back(f.key, c.Location(f.key) + ": " + f.code +
-                                              (f.message.empty() ? "" : ": " + f.message));
+        for (const S3DeleteFailure& f : c.DeleteObjects(chunk.keys)) {
+          failed_keys.emplace(f.key, c.Location(f.key) + ": " + f.code +
+                                         (f.message.empty() ? "" : ": " + f.message));
         }
       } catch (const Error& e) {
         if (IsNotImplemented(e)) {
@@ -604,25 +655,30 @@ std::vector<RemoveFailure> S3Store::RemoveMany(const std::vector<std::string>& n
           }
           single = true;
         } else {
-          for (const std::string& key : chunk) failed_keys.emplace_back(key, e.what());
+          for (const std::string& key : chunk.keys) failed_keys.emplace(key, e.what());
         }
       }
     }
     if (single) {
-      for (const std::string& key : chunk) {
+      for (const std::string& key : chunk.keys) {
         try {
           c.DeleteObject(key);
         } catch (const Error& e) {
-          failed_keys.emplace_back(key, e.what());
+          failed_keys.emplace(key, e.what());
         }
       }
     }
-    std::lock_guard lock(failures_mu);
-    for (const auto& [key, why] : failed_keys) fail(key, why);
+    if (failed_keys.empty()) return;
+    std::lock_guard lock(failed_mu);
+    for (size_t i = 0; i < chunk.keys.size(); ++i) {
+      auto it = failed_keys.find(chunk.keys[i]);
+      if (it != failed_keys.end() && failed_groups.insert(chunk.group_of[i]).second) {
+        failed.emplace_back(chunk.group_of[i], it->second);
+      }
+    }
   });
-  for (const std::string& key : keys) cache_->Erase(key);
-  cache_->Flush();
-  return failures;
+  std::sort(failed.begin(), failed.end());
+  return failed;
 }
 
 std::string S3Store::ReadTokenBackup(const std::string& name) {
@@ -686,6 +742,8 @@ int S3Store::RemoveIncomplete() {
   }
   for (const S3Object& record : records) {
     std::string name = record.key.substr(metadata_prefix.size());
+    // Increments are not records: they go with their snapshot (Remove), not here.
+    if (IsIncrementName(name)) continue;
     // A token backup belongs to the snapshot it is named after.
     if (std::string_view owner = SnapshotOfTokenBackup(name); !owner.empty()) name = owner;
     if (!LooksLikeSnapshotName(name) || snapshots.contains(name)) continue;

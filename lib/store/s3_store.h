@@ -3,7 +3,8 @@
 // written by a streaming multipart upload that is verified before the snapshot is listed.
 // x-amz-meta-k3s-snapd-sha256/-size are known only at the end of the stream: they are on the
 // record object always, and on the snapshot object when it went up as one PutObject (a
-// multipart upload's metadata is fixed when it starts).
+// multipart upload's metadata is fixed when it starts). Increments are kept beside the records,
+// where k3s never looks (it skips keys whose parent is `.metadata`).
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -81,9 +83,16 @@ class S3Store final : public SnapshotStore {
   std::vector<SnapshotRecord> List() override;
   std::unique_ptr<ByteSource> Open(const std::string& name) override;
   void Remove(const std::string& name) override;
-  // DeleteObjects, 333 snapshots (their object, record and token backup) a request; one by one
-  // where the server does not implement it.
+  // DeleteObjects, each snapshot's keys (object, record, token backup, increments) in one
+  // request where they fit, up to 1000 keys a request; one by one where the server does not
+  // implement it. The increments are found by one listing of `.metadata/` for all the names.
   std::vector<RemoveFailure> RemoveMany(const std::vector<std::string>& names) override;
+  // Increments are objects directly under `<folder>/.metadata/`, each one PutObject
+  // (s3_increments.cc).
+  void PutIncrement(const std::string& name, std::string_view bytes) override;
+  std::vector<std::string> ListIncrements() override;  // sorted
+  std::string ReadIncrement(const std::string& name) override;
+  std::vector<RemoveFailure> RemoveIncrements(const std::vector<std::string>& names) override;
   std::string ReadTokenBackup(const std::string& name) override;
   // Aborts incomplete uploads of snapshot names under the folder started more than
   // incomplete_grace ago, and deletes records left without their snapshot as long; uploads and
@@ -118,6 +127,12 @@ class S3Store final : public SnapshotStore {
   std::string ListPrefix() const;
   // RecoverJournaled for one entry; throws when it could not be settled.
   int Settle(S3Client& client, const JournaledUpload& upload);
+  // Deletes every key of `groups` with DeleteObjects (a group's keys in one request where they
+  // fit). Returns each group that lost a key, by its index, with the first reason.
+  std::vector<std::pair<size_t, std::string>> DeleteKeyGroups(
+      S3Client& client, const std::vector<std::vector<std::string>>& groups);
+  // The increments directly under `<folder>/.metadata/<prefix>`, by name (s3_increments.cc).
+  std::vector<std::string> ListIncrementNames(S3Client& client, std::string_view prefix = "");
 
   S3StoreOptions options_;
   std::string folder_;

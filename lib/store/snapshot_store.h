@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,9 @@ struct RemoveFailure {
   std::string name;
   std::string error;
 };
+
+// The largest increment a store keeps: PutIncrement refuses a larger one (kInvalidInput).
+inline constexpr size_t kMaxIncrementSize = size_t{32} << 20;
 
 class SnapshotStore {
  public:

@@ -28,11 +28,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../unit/store_increment_suite.h"
 #include "core/digest.h"
 #include "core/encoding.h"
 #include "core/error.h"
 #include "s3/key_upload_abort.h"
 #include "s3/s3_client.h"
+#include "s3/s3_parallel.h"
 #include "s3/s3_upload.h"
 #include "snapshot/snapshot_name.h"
 #include "snapshot/snapshot_record.h"
@@ -1129,6 +1131,108 @@ TEST_CASE("S3Store: a token backup is stored with its snapshot and goes with it"
   options.clock = &later;
   CHECK(S3Store(options).RemoveIncomplete() == 1);
   CHECK(raw.ListAllObjects("f/").empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3Store's increments: the shared suite (tests/unit/store_increment_suite.h), each in a folder
+// of its own, with no grace period (RemoveIncomplete would sweep what it took for leftovers)
+
+namespace {
+
+S3StoreOptions IncrementOptions(const std::string& bucket, const std::string& folder) {
+  S3StoreOptions options = StoreOptions(bucket, folder);
+  options.incomplete_grace = seconds(0);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("S3Store increments: the store suite", "[s3-integration]") {
+  const std::string bucket = NewBucket("increments");
+  {
+    S3Store store(IncrementOptions(bucket, "k3s/round-trip"));
+    increment_suite::CheckRoundTrip(store);
+  }
+  {
+    S3Store store(IncrementOptions(bucket, "k3s/overwrite"));
+    increment_suite::CheckOverwriteIsAtomic(store, 12);
+  }
+  {
+    S3Store store(IncrementOptions(bucket, "k3s/invalid"));
+    increment_suite::CheckInvalidNames(store);
+  }
+  {
+    S3Store store(IncrementOptions(bucket, "k3s/remove"));
+    increment_suite::CheckRemoveTakesItsIncrements(store);
+  }
+  {
+    S3Store store(IncrementOptions(bucket, "k3s/remove-many"));
+    increment_suite::CheckRemoveManyTakesTheirIncrements(store);
+  }
+  {
+    S3Store store(IncrementOptions(bucket, "k3s/list"));
+    increment_suite::CheckListIgnoresIncrements(store);
+  }
+  // Nothing left the folders it was given.
+  for (const std::string& key : Keys(S3Client(PeerOptions(bucket)).ListAllObjects(""))) {
+    INFO(key);
+    CHECK(key.starts_with("k3s/"));
+    CHECK(key.find("escape") == std::string::npos);
+  }
+}
+
+TEST_CASE("S3Store increments: keys directly under .metadata/, where k3s never lists",
+          "[s3-integration]") {
+  const std::string bucket = NewBucket("inc-keys");
+  S3Client raw(PeerOptions(bucket));
+  S3Store store(IncrementOptions(bucket, "/k3s//snapshots/"));
+  const std::string snapshot = "etcd-snapshot-n1-1733000000.zip";
+  increment_suite::SaveSnapshot(store, snapshot);
+  const std::string name = snapshot + ".101-250-1733000300.inc.zst.age";
+  const std::string bytes = increment_suite::BinaryBytes(70000, 9);
+  store.PutIncrement(name, bytes);
+  CHECK(raw.GetSmallObject("k3s/snapshots/.metadata/" + name) == bytes);
+  CHECK(raw.HeadObject("k3s/snapshots/.metadata/" + name).size == bytes.size());
+  // k3s lists every key under the folder but those whose parent directory is `.metadata`.
+  std::vector<std::string> k3s_sees;
+  for (const std::string& key : Keys(raw.ListAllObjects("k3s/snapshots/"))) {
+    const std::string dir = key.substr(0, key.rfind('/'));
+    if (dir.substr(dir.rfind('/') + 1) != ".metadata") k3s_sees.push_back(key);
+  }
+  CHECK(k3s_sees == std::vector<std::string>{"k3s/snapshots/" + snapshot});
+  CHECK(Keys(raw.ListAllObjects("k3s/snapshots/.metadata/")) ==
+        std::vector<std::string>{"k3s/snapshots/.metadata/" + snapshot,
+                                 "k3s/snapshots/.metadata/" + name});
+
+  // Keys deeper under .metadata/ are not increments of this folder; nor is a record.
+  raw.PutObject("k3s/snapshots/.metadata/deeper/" + snapshot + ".1-2-3.inc", "deeper");
+  raw.PutObject("k3s/snapshots/" + snapshot + ".1-2-3.inc", "beside the snapshots");
+  CHECK(store.ListIncrements() == std::vector<std::string>{name});
+  // Many increments, over one listing page (1000 keys), each found and removed with the base.
+  std::vector<std::string> many;
+  for (int i = 0; i < 1100; ++i) {
+    many.push_back(snapshot + "." + std::to_string(1000 + i) + "-" + std::to_string(1000 + i) +
+                   "-1733000400.inc");
+  }
+  ForEachInParallel(raw, many.size(), 16, [&](S3Client& c, size_t i) {
+    c.PutObject("k3s/snapshots/.metadata/" + many[i], "i");
+  });
+  CHECK(store.ListIncrements().size() == many.size() + 1);
+  const uint64_t before = store.counters()->requests.load();
+  CHECK(store.RemoveMany({snapshot, "etcd-snapshot-n1-1733000001"}).empty());
+  // One listing (two pages) and two DeleteObjects: not a listing per name.
+  CHECK(store.counters()->requests.load() - before == 4);
+  CHECK(store.ListIncrements().empty());
+  CHECK(Keys(raw.ListAllObjects("k3s/snapshots/")) ==
+        std::vector<std::string>{"k3s/snapshots/.metadata/deeper/" + snapshot + ".1-2-3.inc",
+                                 "k3s/snapshots/" + snapshot + ".1-2-3.inc"});
+
+  // At the bucket's top level: `.metadata/<name>`.
+  S3Store top(IncrementOptions(bucket, ""));
+  top.PutIncrement(name, "top");
+  CHECK(raw.GetSmallObject(".metadata/" + name) == "top");
+  CHECK(top.ListIncrements() == std::vector<std::string>{name});
+  CHECK(top.List().empty());
 }
 
 TEST_CASE("awscli and rclone read what S3Store wrote", "[s3-integration]") {

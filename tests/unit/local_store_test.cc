@@ -34,6 +34,7 @@
 #include "core/file_descriptor.h"
 #include "store/journal_dir.h"
 #include "store/local_store.h"
+#include "store_increment_suite.h"
 
 using namespace snapd;
 namespace fs = std::filesystem;
@@ -641,6 +642,83 @@ TEST_CASE("a relative snapshot dir keeps its metadata beside it", "[store]") {
   CHECK(store.MetadataPathOf("x") == "./.metadata/x");
   LocalStore nested("db/snapshots", "server-1");
   CHECK(nested.MetadataPathOf("x") == "db/.metadata/x");
+}
+
+// ---------------------------------------------------------------------------------------------
+// LocalStore's increments: the shared suite, then where they land
+
+TEST_CASE("increments: put, list and read back binary bytes", "[store]") {
+  TempDataDir tmp;
+  LocalStore store(tmp.snapshots, "server-1");
+  CHECK(store.ListIncrements().empty());  // no metadata dir yet
+  store.Prepare();
+  increment_suite::CheckRoundTrip(store);
+}
+
+TEST_CASE("increments: a replaced increment is never seen half written", "[store]") {
+  TempDataDir tmp;
+  LocalStore store(tmp.snapshots, "server-1");
+  store.Prepare();
+  increment_suite::CheckOverwriteIsAtomic(store, 40);
+  // Nothing of the replacing writes is left behind.
+  std::vector<std::string> entries;
+  for (const auto& entry : fs::directory_iterator(tmp.metadata)) {
+    entries.push_back(entry.path().filename().string());
+  }
+  CHECK(entries == store.ListIncrements());
+}
+
+TEST_CASE("increments: names that are not an increment's are refused", "[store]") {
+  TempDataDir tmp;
+  LocalStore store(tmp.snapshots, "server-1");
+  store.Prepare();
+  WriteFile(tmp.root + "/server/db/escape.inc", "outside");
+  increment_suite::CheckInvalidNames(store);
+  CHECK(ReadFile(tmp.root + "/server/db/escape.inc") == "outside");
+  CHECK(fs::is_empty(tmp.metadata));
+}
+
+TEST_CASE("increments: Remove takes its snapshot's increments only", "[store]") {
+  TempDataDir tmp;
+  LocalStore store(tmp.snapshots, "server-1");
+  store.Prepare();
+  increment_suite::CheckRemoveTakesItsIncrements(store);
+}
+
+TEST_CASE("increments: RemoveMany takes its snapshots' increments only", "[store]") {
+  TempDataDir tmp;
+  LocalStore store(tmp.snapshots, "server-1");
+  store.Prepare();
+  increment_suite::CheckRemoveManyTakesTheirIncrements(store);
+}
+
+TEST_CASE("increments: kept private in .metadata, never listed or swept as snapshots", "[store]") {
+  TempDataDir tmp;
+  LocalStore store(tmp.snapshots, "server-1");
+  store.Prepare();
+  increment_suite::CheckListIgnoresIncrements(store);
+  // Where k3s never looks: beside the records, not in the snapshot dir it walks.
+  const std::string name = "etcd-snapshot-n1-17.1-5-100.inc";
+  CHECK(ReadFile(tmp.metadata + "/" + name) == "increment " + name);
+  CHECK(ModeOf(tmp.metadata + "/" + name) == 0600);
+  for (const auto& entry : fs::recursive_directory_iterator(tmp.snapshots)) {
+    CHECK_THAT(entry.path().string(), !Catch::Contains(".inc"));
+  }
+  // Old ones are no leftovers of a save, whether their snapshot is there or not.
+  const size_t count = store.ListIncrements().size();
+  for (const std::string& increment : store.ListIncrements()) {
+    SetMtime(tmp.metadata + "/" + increment, ::time(nullptr) - 3600);
+  }
+  CHECK(store.RemoveIncomplete() == 0);
+  CHECK(store.ListIncrements().size() == count);
+  // Symlinks, directories and temp files of half-written ones are not listed or read.
+  WriteFile(tmp.root + "/outside", "secret");
+  fs::create_symlink(tmp.root + "/outside", tmp.metadata + "/link.1-2-3.inc");
+  fs::create_directory(tmp.metadata + "/dir.1-2-3.inc");
+  WriteFile(tmp.metadata + "/.tmp.1-2-3.inc.tmp", "half");
+  CHECK(store.ListIncrements().size() == count);
+  RequireError([&] { store.ReadIncrement("link.1-2-3.inc"); }, ErrorKind::kNotFound, "symlink");
+  RequireError([&] { store.ReadIncrement("dir.1-2-3.inc"); }, ErrorKind::kNotFound, "regular file");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -588,3 +588,36 @@ TEST_CASE("token backups are named after their snapshot", "[names]") {
   CHECK(SnapshotOfTokenBackup("on-demand-n-1.zst.age").empty());
   CHECK(SnapshotOfTokenBackup(".token.age").empty());
 }
+
+TEST_CASE("increment names: which are, and whose", "[names]") {
+  const std::string base = "etcd-snapshot-n1-1733000000.zip";
+  for (const char* suffix : {".inc", ".inc.zst", ".inc.age", ".inc.zst.age"}) {
+    const std::string name = base + ".101-250-1733000300" + suffix;
+    INFO(name);
+    CHECK(IsIncrementName(name));
+    CHECK_NOTHROW(ValidateIncrementName(name));
+    CHECK(SnapshotOfIncrement(name) == base);
+  }
+  // Not an increment's, or unsafe as a file name or key.
+  for (const std::string& name :
+       {std::string(), base, base + ".token.age", std::string("x.inc.age.zst"),
+        std::string("x.inc.gz"), std::string(".x.inc"), std::string("a/b.inc"),
+        std::string("../b.inc"), std::string("a\\b.inc"), std::string("a\nb.inc"),
+        std::string(300, 'x') + ".inc"}) {
+    INFO(name);
+    CHECK_FALSE(IsIncrementName(name));
+    CHECK_THROWS_AS(ValidateIncrementName(name), Error);
+    CHECK(SnapshotOfIncrement(name).empty());
+  }
+  // An increment's name, but its window does not parse: nobody's.
+  for (const char* name : {"x.1-2.inc", "x.a-2-3.inc", "x.1-2-3-4.inc", "x.1--3.inc", "x-1-2-3.inc",
+                           "1-2-3.inc", "x.-1-2-3.inc", "x.1-2-1234567890123456789.inc"}) {
+    INFO(name);
+    CHECK(IsIncrementName(name));
+    CHECK(SnapshotOfIncrement(name).empty());
+  }
+  // Exact: names that are prefixes of each other keep their own.
+  CHECK(SnapshotOfIncrement("etcd-snapshot-n1-170.1-2-3.inc") == "etcd-snapshot-n1-170");
+  CHECK(SnapshotOfIncrement("etcd-snapshot-n1-17.1-2-3.inc") == "etcd-snapshot-n1-17");
+  CHECK(SnapshotOfIncrement("etcd-snapshot-n1-17.zip.1-2-3.inc") == "etcd-snapshot-n1-17.zip");
+}
