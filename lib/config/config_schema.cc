@@ -52,7 +52,7 @@ const std::array kConfigKeys = std::to_array<ConfigKey>({
      kPlain, "", VC::kNone,
      "prove each etcd snapshot holds the cluster's key space (its HashKV against etcd's) before "
      "it is listed"},
-    {"etcd-snapshot-incremental-interval", Top(&Config::snapshot_incremental_interval), "0", "",
+    {"etcd-snapshot-incremental-interval", Top(&Config::snapshot_incremental_interval), "0s", "",
      "", kPlain, "", VC::kNonNegative,
      "between full snapshots, write etcd's changes to every store this often (point-in-time "
      "recovery); 0: off"},

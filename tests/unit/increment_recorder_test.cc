@@ -154,7 +154,7 @@ ChainBase Base(const std::string& name, int64_t revision, std::vector<SnapshotSt
   ChainBase base;
   base.name = name;
   base.revision = revision;
-  base.created_unix = 1'800'000'000;
+  base.created_unix = 1'700'000'000;
   base.stores = std::move(stores);
   return base;
 }
@@ -165,7 +165,7 @@ std::vector<int64_t> ChainRevisions(IncrementOnlyStore& store, const std::string
   SnapshotRecord record;
   record.name = base;
   record.revision = static_cast<uint64_t>(base_revision);
-  record.created_at = 1'800'000'000;
+  record.created_at = 1'700'000'000;
   ChainWindow window = WindowOf(record, ListIncrementNames(store));
   RevisionFeed feed = StoredChainFeed(store, window, {});
   std::vector<int64_t> revisions;
@@ -230,7 +230,7 @@ TEST_CASE("recorder: an idle chain writes nothing but stays confirmed complete",
   REQUIRE(Eventually([&] { return f.etcd.Watches() == 1; }));
   REQUIRE(Eventually([&] {
     RecorderStatus s = f.recorder->Status();
-    return !s.stores.empty() && s.stores[0].complete_unix_ms > 1'800'000'000'000;
+    return !s.stores.empty() && s.stores[0].complete_unix_ms > 1'700'000'000'000;
   }));
   const int64_t first = f.recorder->Status().stores[0].complete_unix_ms;
   REQUIRE(Eventually([&] { return f.recorder->Status().stores[0].complete_unix_ms > first; }));
