@@ -314,6 +314,27 @@ TEST_CASE("a cancelled replay stops", "[pit-integration]") {
   build.CheckCleanedUp();
 }
 
+TEST_CASE("a throwaway etcd that cannot run is reported", "[pit-integration]") {
+  Build missing("no-etcd");
+  missing.options.etcd_binary = "/nonexistent/etcd";
+  RequireError(
+      [&] {
+        missing.Run(ReplayTarget{Scenario().last, std::nullopt}, {});
+      },
+      ErrorKind::kNotFound, "/nonexistent/etcd");
+  missing.CheckCleanedUp();
+
+  Build garbage("bad-base");
+  garbage.options.base_path = (g_etcd->dir() / "garbage.db").string();
+  std::ofstream(garbage.options.base_path) << std::string(8192, 'g');
+  RequireError(
+      [&] {
+        garbage.Run(ReplayTarget{Scenario().last, std::nullopt}, {});
+      },
+      ErrorKind::kPermanent, "snapshot restore " + garbage.options.base_path);
+  garbage.CheckCleanedUp();
+}
+
 // Hidden: replay speed over PIT_BENCH_REVISIONS (2000) made-up one-put revisions; run with
 // PIT_LOG=1 and "[pit-bench]" to see it.
 TEST_CASE("replay speed", "[.][pit-bench]") {
