@@ -274,6 +274,40 @@ def age_seeds():
     put("age_keys", "bip173", "a12uel5l")
 
 
+def increment_body(base, revisions, confirmed_ms):
+    """An increment file without its SHA-256: revisions are (revision, received_ms, events),
+    events (is_delete, key, value, lease, create_revision, version)."""
+    def string(b):
+        return struct.pack("<I", len(b)) + b
+    out = b"K3SINC1\n" + string(base.encode())
+    out += struct.pack("<qqqQ", revisions[0][0], revisions[-1][0], confirmed_ms, len(revisions))
+    for revision, received, events in revisions:
+        out += struct.pack("<qqI", revision, received, len(events))
+        for is_delete, key, value, lease, create, version in events:
+            out += bytes([1 if is_delete else 0]) + string(key) + string(value)
+            out += struct.pack("<qqqq", lease, create, revision, version)
+    return out
+
+
+def increment_seeds():
+    t = "increment"
+    ms = 1796634000000
+    revisions = [(101, ms, [(False, b"/registry/pods/default/a", b"\x00k8s\x00", 0, 101, 1)]),
+                 (102, ms + 5, [(False, b"/registry/leases/kube-node-lease/n1", b"", 7, 90, 4),
+                                (True, b"/registry/pods/default/b", b"", 0, 0, 0)]),
+                 (103, ms + 5, [(True, b"/registry/pods/default/a", b"", 0, 0, 0)])]
+    body = increment_body("etcd-snapshot-n1-1796633990.zip", revisions, ms + 1000)
+    put(t, "three-revisions.inc", body + hashlib.sha256(body).digest())
+    put(t, "three-revisions-body", body)  # the target appends the hash itself
+    one = increment_body("b", revisions[:1], ms)
+    put(t, "one-revision.inc", one + hashlib.sha256(one).digest())
+    put(t, "names", "etcd-snapshot-n1-1733.zip.101-150-1796634000.inc\n"
+        "etcd-snapshot-n1-1733.zip.151-200-1796634100.inc.zst.age\n"
+        "etcd-snapshot-n1-1733.zip.151-180-1796634050.inc.zst\n"
+        "etcd-snapshot-n1-1733.zip.202-210-1796634200.inc.age\n"
+        "etcd-snapshot-n1-1733.zip\n")
+
+
 if __name__ == "__main__":
     gateway_seeds()
     grpc_seeds()
@@ -287,3 +321,4 @@ if __name__ == "__main__":
     record_seeds()
     codec_seeds()
     age_seeds()
+    increment_seeds()
