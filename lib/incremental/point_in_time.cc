@@ -213,7 +213,7 @@ PointInTimeResult BuildPointInTime(const PointInTimeOptions& options, const Repl
                                 DescribeTarget(target));
     }
     char pace[64];
-    std::snprintf(pace, sizeof(pace), " in %.1f s (%.0f revisions/s)", seconds,
+    std::snprintf(pace, sizeof(pace), " in %.2f s (%.0f revisions/s)", seconds,
                   seconds > 0 ? static_cast<double>(replayed.count) / seconds : 0.0);
     log("replayed " + std::to_string(replayed.count) + " revisions to revision " +
         std::to_string(replayed.revision) + pace);

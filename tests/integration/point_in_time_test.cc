@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -208,6 +209,7 @@ struct Build {
                             [this](const std::string& line) {
                               log.push_back(line);
                               UNSCOPED_INFO(line);
+                              if (std::getenv("PIT_LOG") != nullptr) std::puts(line.c_str());
                             });
   }
   // Nothing of the throwaway is left: no process on its data dir, an empty work dir.
@@ -310,6 +312,46 @@ TEST_CASE("a cancelled replay stops", "[pit-integration]") {
       },
       ErrorKind::kCancelled, "cancelled");
   build.CheckCleanedUp();
+}
+
+TEST_CASE("a throwaway etcd that cannot run is reported", "[pit-integration]") {
+  Build missing("no-etcd");
+  missing.options.etcd_binary = "/nonexistent/etcd";
+  RequireError(
+      [&] {
+        missing.Run(ReplayTarget{Scenario().last, std::nullopt}, {});
+      },
+      ErrorKind::kNotFound, "/nonexistent/etcd");
+  missing.CheckCleanedUp();
+
+  Build garbage("bad-base");
+  garbage.options.base_path = (g_etcd->dir() / "garbage.db").string();
+  std::ofstream(garbage.options.base_path) << std::string(8192, 'g');
+  RequireError(
+      [&] {
+        garbage.Run(ReplayTarget{Scenario().last, std::nullopt}, {});
+      },
+      ErrorKind::kPermanent, "snapshot restore " + garbage.options.base_path);
+  garbage.CheckCleanedUp();
+}
+
+// Hidden: replay speed over PIT_BENCH_REVISIONS (2000) made-up one-put revisions; run with
+// PIT_LOG=1 and "[pit-bench]" to see it.
+TEST_CASE("replay speed", "[.][pit-bench]") {
+  const char* count_text = std::getenv("PIT_BENCH_REVISIONS");
+  const int64_t count = count_text != nullptr ? std::atoll(count_text) : 2000;
+  std::vector<RecordedRevision> revisions;
+  for (int64_t i = 1; i <= count; ++i) {
+    EtcdEvent put;
+    put.kv.key = "/bench/" + std::to_string(i % 500);
+    put.kv.value = std::string(200, 'b');
+    put.kv.mod_revision = Scenario().base + i;
+    revisions.push_back(RecordedRevision{Scenario().base + i, i, {put}});
+  }
+  Build build("bench");
+  const PointInTimeResult result =
+      build.Run(ReplayTarget{Scenario().base + count, std::nullopt}, revisions);
+  CHECK(result.replayed == count);
 }
 
 int main(int argc, char* argv[]) {
