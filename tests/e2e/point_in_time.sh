@@ -84,7 +84,7 @@ assert_contains "$OUT" 'k3s_snapd_incremental_lag_seconds{storage="s3"}'
 ls "$T/data/server/db/.metadata/" | grep -q "^$BASE\..*\.inc\.zst\.age$" ||
   fail "no local increment of $BASE in .metadata: $(ls "$T/data/server/db/.metadata/")"
 ! find "$SNAPSHOT_DIR" -name '*.inc*' | grep -q . || fail "increments in the snapshot dir"
-s3_keys=$(s3_curl "http://$S3_ENDPOINT/$S3_BUCKET?list-type=2&prefix=.metadata/$BASE." |
+s3_keys=$(s3_curl "http://$S3_ENDPOINT/$S3_BUCKET?list-type=2&max-keys=1000" |
   grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g')
 grep -q "^\.metadata/$BASE\.[0-9]*-[0-9]*-[0-9]*\.inc\.zst\.age$" <<<"$s3_keys" ||
   fail "no S3 increment directly under .metadata/: $s3_keys"
