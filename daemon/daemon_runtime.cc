@@ -242,9 +242,11 @@ std::shared_ptr<DaemonRuntime> DaemonRuntime::Build(const Config& config, JobRun
   options.identities = [&c] { return ReadIdentities(c); };
   if (c.snapshot_incremental_interval.count() > 0) {
     const char* key = "etcd-snapshot-incremental-interval";
-    if (sqlite) throw ConfigError(c, key, "increments are recorded from etcd; this datastore is SQLite");
+    if (sqlite)
+      throw ConfigError(c, key, "increments are recorded from etcd; this datastore is SQLite");
     if (watcher == nullptr) {
-      throw ConfigError(c, key, "increments need etcd's gRPC API: set etcd-transport to auto or grpc");
+      throw ConfigError(c, key,
+                        "increments need etcd's gRPC API: set etcd-transport to auto or grpc");
     }
     if (!c.snapshot_verify_contents) {
       throw ConfigError(c, key,

@@ -546,7 +546,8 @@ int Status(Invocation& in) {
                 << NumberOr(store, "lastRevision", 0) << ", complete to "
                 << TimeWithAge(TextOr(store, "completeTime", ""), now) << " (lag " << lag.str()
                 << " s)";
-      if (!TextOr(store, "error", "").empty()) std::cout << " ERROR: " << TextOr(store, "error", "");
+      if (!TextOr(store, "error", "").empty())
+        std::cout << " ERROR: " << TextOr(store, "error", "");
       std::cout << "\n";
     }
     if (!TextOr(increments, "lastError", "").empty()) {

@@ -238,8 +238,10 @@ int RestoreCommand(Invocation& in) {
       }
     } else if (auto v = in.args.Option({"--to-time"}, in.command)) {
       if (!ParseRfc3339(*v)) {
-        throw UsageError(in.command, "--to-time must be an RFC 3339 time, e.g. "
-                                     "2026-12-07T10:00:00Z; got \"" + *v + "\"");
+        throw UsageError(in.command,
+                         "--to-time must be an RFC 3339 time, e.g. "
+                         "2026-12-07T10:00:00Z; got \"" +
+                             *v + "\"");
       }
       to_time = *v;
     } else if (auto v = in.args.Option({"--to-revision"}, in.command)) {

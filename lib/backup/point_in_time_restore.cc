@@ -96,8 +96,8 @@ PointInTimeStaged SnapshotService::StagePointInTime(const PointInTimeRequest& re
   if (request.extend_window) request.extend_window(window, base->storage);
   CheckTargetInWindow(window, request.target);
   spdlog::info("point in time {}: base {} in {}, {} increments to revision {}",
-               DescribeTarget(request.target), base->name, base->storage,
-               window.increments.size(), window.last_revision);
+               DescribeTarget(request.target), base->name, base->storage, window.increments.size(),
+               window.last_revision);
 
   StagedSnapshot staged = Stage(base->name, base->storage, request.dir, request.with_token, job);
   const std::string base_path = staged.path;
@@ -105,9 +105,8 @@ PointInTimeStaged SnapshotService::StagePointInTime(const PointInTimeRequest& re
     ::unlink(base_path.c_str());
     if (!staged.token_path.empty()) ::unlink(staged.token_path.c_str());
   };
-  const bool encrypted =
-      std::any_of(window.increments.begin(), window.increments.end(),
-                  [](const IncrementName& n) { return n.encrypted; });
+  const bool encrypted = std::any_of(window.increments.begin(), window.increments.end(),
+                                     [](const IncrementName& n) { return n.encrypted; });
   PointInTimeOptions options;
   options.base_path = base_path;
   options.base_revision = static_cast<int64_t>(base->revision);

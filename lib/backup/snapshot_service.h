@@ -106,7 +106,7 @@ struct PointInTimeRequest {
   std::string name;     // the base; "" = the newest ready etcd snapshot at or before the target
   std::string storage;  // "" = local when it holds a fitting base, else S3
   ReplayTarget target;
-  std::string dir;       // where the point-in-time snapshot is staged (as Stage's `dir`)
+  std::string dir;  // where the point-in-time snapshot is staged (as Stage's `dir`)
   bool with_token = false;
   std::string work_dir;  // private scratch of the throwaway etcd (in state-dir)
   std::string etcd_binary = "etcd";

@@ -24,8 +24,8 @@ ReplayTarget TargetField(const nlohmann::json& body) {
     const std::string text = StringField(body, "toTime", true);
     std::optional<int64_t> t = ParseRfc3339(text);
     if (!t) {
-      throw Error::InvalidInput("\"toTime\" must be an RFC 3339 time (2026-12-07T10:00:00Z), got \"" +
-                                text + "\"");
+      throw Error::InvalidInput(
+          "\"toTime\" must be an RFC 3339 time (2026-12-07T10:00:00Z), got \"" + text + "\"");
     }
     target.unix_ms = *t * 1000;
   }
@@ -59,8 +59,10 @@ ApiResponse ApiRouter::StartRestore(const ApiRequest& request) {
     throw Error::Permanent("restore is not available: no staging directory is configured");
   }
   if (point_in_time && backend_.datastore_kind != "etcd") {
-    throw Error::InvalidInput("a point-in-time restore replays etcd's increments; this server's "
-                              "datastore is " + backend_.datastore_kind);
+    throw Error::InvalidInput(
+        "a point-in-time restore replays etcd's increments; this server's "
+        "datastore is " +
+        backend_.datastore_kind);
   }
   ApiBackend backend = backend_;
   // Restoring under a live etcd (or under k3s holding its SQLite database) would put two

@@ -235,8 +235,8 @@ ApiResponse ApiRouter::ListSnapshots(const ApiRequest& request) {
     for (const StoreChainStatus& s : recording->stores) {
       auto key = std::make_pair(s.storage, s.base);
       if (!windows.contains(key)) {
-        windows[key] = ChainWindow{s.base, s.first_revision, s.first_unix, s.first_revision,
-                                   s.first_unix, {}};
+        windows[key] =
+            ChainWindow{s.base, s.first_revision, s.first_unix, s.first_revision, s.first_unix, {}};
       }
     }
   }

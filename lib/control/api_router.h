@@ -13,10 +13,10 @@
 
 #include "backup/job_runner.h"
 #include "backup/snapshot_service.h"
-#include "incremental/increment_recorder.h"
 #include "control/api_message.h"
 #include "core/error.h"
 #include "etcd/etcd_client.h"
+#include "incremental/increment_recorder.h"
 #include "metrics/snapshot_metrics.h"
 
 namespace snapd {

@@ -17,7 +17,8 @@ nlohmann::json RecorderStatusToJson(const RecorderStatus& status, int64_t now_ms
         {"firstTime", FormatRfc3339(s.first_unix)},
         {"lastRevision", s.last_revision},
         {"completeTime", FormatRfc3339(s.complete_unix_ms / 1000)},
-        {"lagSeconds", std::max<double>(0, static_cast<double>(now_ms - s.complete_unix_ms) / 1000)},
+        {"lagSeconds",
+         std::max<double>(0, static_cast<double>(now_ms - s.complete_unix_ms) / 1000)},
     };
     if (!s.error.empty()) entry["error"] = s.error;
     stores.push_back(entry);

@@ -14,10 +14,10 @@ namespace snapd {
 // A base's recoverable window as the names show it.
 struct ChainWindow {
   std::string base;
-  int64_t first_revision = 0;  // the base's revision
-  int64_t first_unix = 0;      // the base's creation time
-  int64_t last_revision = 0;   // the last revision the contiguous increments reach
-  int64_t last_unix = 0;       // when the chain was known complete through it
+  int64_t first_revision = 0;             // the base's revision
+  int64_t first_unix = 0;                 // the base's creation time
+  int64_t last_revision = 0;              // the last revision the contiguous increments reach
+  int64_t last_unix = 0;                  // when the chain was known complete through it
   std::vector<IncrementName> increments;  // the contiguous ones, in order
 };
 

@@ -13,7 +13,7 @@ namespace snapd {
 
 struct RecordedRevision {
   int64_t revision = 0;
-  int64_t received_unix_ms = 0;  // when the daemon received it (etcd events carry no time)
+  int64_t received_unix_ms = 0;   // when the daemon received it (etcd events carry no time)
   std::vector<EtcdEvent> events;  // every event of the revision, in etcd's order
 };
 

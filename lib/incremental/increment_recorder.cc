@@ -131,8 +131,7 @@ void IncrementRecorder::Run() {
     }
     Chain& chain = *chain_;
     changed_.wait_until(lock, next_tick, [&] {
-      return stopping_ || next_base_ || chain.watch_ended ||
-             buffer_bytes_ >= options_.buffer_limit;
+      return stopping_ || next_base_ || chain.watch_ended || buffer_bytes_ >= options_.buffer_limit;
     });
     if (stopping_ || next_base_) continue;
     if (chain.watch_ended) {
@@ -220,8 +219,8 @@ void IncrementRecorder::Flush(Chain& chain, int64_t confirmed_ms) {
     write.bytes = EncodeStoredIncrement(EncodeIncrement(increment), options_.encoding);
     write.last_revision = increment.last_revision;
     write.confirmed_ms = increment.confirmed_unix_ms;
-    spdlog::debug("increment {}: {} revisions, {} bytes", write.name,
-                  increment.revisions.size(), write.bytes.size());
+    spdlog::debug("increment {}: {} revisions, {} bytes", write.name, increment.revisions.size(),
+                  write.bytes.size());
     for (StoreChain& store : chain.stores) {
       store.pending.push_back(write);
       store.pending_bytes += write.bytes.size();
@@ -251,8 +250,8 @@ void IncrementRecorder::WritePending(Chain& chain, StoreChain& store) {
       if (store.pending_bytes > options_.pending_limit) {
         // Holding more would break the memory bound: this chain ends where the store has it.
         chain.watch_ended = true;
-        chain.watch_error = store.status.storage + " has not taken increments for too long: " +
-                            std::string(e.what());
+        chain.watch_error = store.status.storage +
+                            " has not taken increments for too long: " + std::string(e.what());
       }
       return;
     }
@@ -306,8 +305,8 @@ void IncrementRecorder::EndChain(const std::string& why) {
   Flush(chain, 0);
   std::lock_guard lock(mutex_);
   if (!why.empty()) {
-    spdlog::warn("increments behind {} end at revision {}: {}; a new base follows",
-                 chain.base.name, last_received_revision_, why);
+    spdlog::warn("increments behind {} end at revision {}: {}; a new base follows", chain.base.name,
+                 last_received_revision_, why);
     last_error_ = why;
   }
   ended_.clear();
@@ -320,8 +319,9 @@ void IncrementRecorder::EndChain(const std::string& why) {
 void IncrementRecorder::Watch(Chain& chain) {
   std::string error;
   try {
-    watcher_.WatchAll(chain.base.revision + 1, chain.stop_watch,
-                      [&](EtcdWatchResponse&& response) { OnResponse(chain, std::move(response)); });
+    watcher_.WatchAll(chain.base.revision + 1, chain.stop_watch, [&](EtcdWatchResponse&& response) {
+      OnResponse(chain, std::move(response));
+    });
   } catch (const std::exception& e) {
     error = e.what();
   }

@@ -51,13 +51,13 @@ struct StoreChainStatus {
   std::string base;
   int64_t first_revision = 0;  // the base's
   int64_t first_unix = 0;
-  int64_t last_revision = 0;  // the last revision written to this store
+  int64_t last_revision = 0;     // the last revision written to this store
   int64_t complete_unix_ms = 0;  // the chain in this store is known complete up to this time
   std::string error;             // why the last write failed, while it is retried
 };
 
 struct RecorderStatus {
-  std::string state;  // "watching", "taking a base", "waiting to retry a base", "stopped"
+  std::string state;       // "watching", "taking a base", "waiting to retry a base", "stopped"
   std::string last_error;  // why the last chain ended or the last base failed
   std::vector<StoreChainStatus> stores;
 };
@@ -66,8 +66,8 @@ class IncrementRecorder {
  public:
   using WallClock = std::function<int64_t()>;  // unix milliseconds
 
-  IncrementRecorder(IncrementRecorderOptions options, EtcdWatcher& watcher,
-                    EtcdReplayClient& etcd, WallClock now_ms = nullptr);
+  IncrementRecorder(IncrementRecorderOptions options, EtcdWatcher& watcher, EtcdReplayClient& etcd,
+                    WallClock now_ms = nullptr);
   ~IncrementRecorder();
   IncrementRecorder(const IncrementRecorder&) = delete;
   IncrementRecorder& operator=(const IncrementRecorder&) = delete;

@@ -16,10 +16,10 @@
 namespace snapd {
 
 struct PointInTimeOptions {
-  std::string base_path;    // the plain base snapshot, verified
+  std::string base_path;  // the plain base snapshot, verified
   int64_t base_revision = 0;
-  std::string work_dir;     // private scratch; the throwaway's data dir goes under it, removed after
-  std::string output_path;  // where the point-in-time snapshot is written (0600)
+  std::string work_dir;  // private scratch; the throwaway's data dir goes under it, removed after
+  std::string output_path;           // where the point-in-time snapshot is written (0600)
   std::string etcd_binary = "etcd";  // Debian's etcd-server
   std::string restore_tool;          // etcdutl or etcdctl; "" picks as RestoreEtcdDataDir does
   // A lease a replayed put names that the throwaway does not hold is granted with its original
@@ -32,11 +32,11 @@ struct PointInTimeOptions {
 using RevisionFeed = std::function<bool(std::vector<RecordedRevision>& batch)>;
 
 struct PointInTimeResult {
-  int64_t revision = 0;          // the snapshot's revision: the target's
-  int64_t replayed = 0;          // revisions replayed onto the base
+  int64_t revision = 0;               // the snapshot's revision: the target's
+  int64_t replayed = 0;               // revisions replayed onto the base
   int64_t last_received_unix_ms = 0;  // when the last replayed revision was received (0: none)
-  uint64_t size = 0;             // of the snapshot written
-  EtcdKvHash hash_kv;            // the throwaway's HashKV at the target revision
+  uint64_t size = 0;                  // of the snapshot written
+  EtcdKvHash hash_kv;                 // the throwaway's HashKV at the target revision
 };
 
 // Replays into the base every fed revision within `target`, stopping at the first beyond it.

@@ -213,7 +213,8 @@ TEST_CASE("recorder: asks for a base, then writes contiguous increments to every
   CHECK(f.etcd.started_from[0] == 11);
   f.etcd.Deliver(11, 15);
   f.etcd.Deliver(16, 16);
-  REQUIRE(Eventually([&] { return f.s3.Count() > 0 && f.recorder->Status().stores[1].last_revision == 16; }));
+  REQUIRE(Eventually(
+      [&] { return f.s3.Count() > 0 && f.recorder->Status().stores[1].last_revision == 16; }));
   f.etcd.Deliver(17, 30);
   REQUIRE(Eventually([&] { return f.recorder->Status().stores[0].last_revision == 30; }));
   f.recorder->Stop();
