@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "etcd/gateway_etcd_client.h"
 #include "etcd/grpc_etcd_client.h"
-#include "etcd_server.h"
+#include "etcd_test_main.h"
 
 using namespace snapd;
 using namespace std::chrono_literals;
@@ -300,20 +300,5 @@ TEST_CASE("HashKV: gRPC answers at a revision; 3.4's gateway has no route to it"
 }
 
 int main(int argc, char* argv[]) {
-  if (!OnPath("etcd")) {
-    std::puts("SKIP: etcd is not installed (Debian package etcd-server)");
-    return 77;
-  }
-  Catch::Session session;
-  if (const int rc = session.applyCommandLine(argc, argv); rc != 0) return rc;
-  try {
-    EtcdServer etcd;
-    g_etcd = &etcd;
-    const int failed = session.run();
-    g_etcd = nullptr;
-    return failed;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "etcd-coordination tests: %s\n", e.what());
-    return 1;
-  }
+  return snapd::test::RunWithEtcd(argc, argv, g_etcd, false, "etcd-coordination tests");
 }

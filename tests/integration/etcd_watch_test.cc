@@ -20,7 +20,7 @@
 #include "../unit/require_error.h"
 #include "core/error.h"
 #include "etcd/grpc_etcd_client.h"
-#include "etcd_server.h"
+#include "etcd_test_main.h"
 
 using namespace snapd;
 using namespace std::chrono_literals;
@@ -315,20 +315,5 @@ TEST_CASE("replay: recorded revisions applied to a second etcd keep their number
 }
 
 int main(int argc, char* argv[]) {
-  if (!OnPath("etcd")) {
-    std::puts("SKIP: etcd is not installed (Debian package etcd-server)");
-    return 77;
-  }
-  Catch::Session session;
-  if (const int rc = session.applyCommandLine(argc, argv); rc != 0) return rc;
-  try {
-    EtcdServer etcd;
-    g_etcd = &etcd;
-    const int failed = session.run();
-    g_etcd = nullptr;
-    return failed;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "etcd-watch tests: %s\n", e.what());
-    return 1;
-  }
+  return snapd::test::RunWithEtcd(argc, argv, g_etcd, false, "etcd-watch tests");
 }

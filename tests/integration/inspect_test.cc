@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "core/string_sink.h"
 #include "etcd/gateway_etcd_client.h"
-#include "etcd_server.h"
+#include "etcd_test_main.h"
 #include "inspect/snapshot_contents.h"
 
 using namespace snapd;
@@ -185,20 +185,5 @@ TEST_CASE("snapshot contents equal etcd's keys, revisions and HashKV", "[inspect
 }
 
 int main(int argc, char* argv[]) {
-  if (!snapd::test::OnPath("etcd") || !snapd::test::OnPath("etcdctl")) {
-    std::puts("SKIP: etcd or etcdctl is not installed (Debian packages etcd-server, etcd-client)");
-    return 77;
-  }
-  Catch::Session session;
-  if (const int rc = session.applyCommandLine(argc, argv); rc != 0) return rc;
-  try {
-    EtcdServer etcd;
-    g_etcd = &etcd;
-    const int failed = session.run();
-    g_etcd = nullptr;
-    return failed;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "inspect integration tests: %s\n", e.what());
-    return 1;
-  }
+  return snapd::test::RunWithEtcd(argc, argv, g_etcd, true, "inspect integration tests");
 }
