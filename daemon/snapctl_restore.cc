@@ -362,8 +362,11 @@ int RestoreCommand(Invocation& in) {
       pit.is_object() ? name + " at revision " + std::to_string(NumberOr(pit, "revision", 0))
                       : name;
   const bool sqlite = TextOr(result, "datastore", "etcd") == "sqlite";
-  LogStep("verified " + TextOr(record, "location", name) + ": " +
-          FormatHumanBytes(NumberOr(result, "snapshotSize", 0)) +
+  // A moment's snapshot was built from the base, not fetched as it is: say which it is.
+  LogStep((pit.is_object() ? "checked the snapshot of " + restored + " (built from " +
+                                 TextOr(record, "location", name) + ")"
+                           : "verified " + TextOr(record, "location", name)) +
+          ": " + FormatHumanBytes(NumberOr(result, "snapshotSize", 0)) +
           (sqlite ? " SQLite database" : " etcd snapshot") + " staged at " + staged);
 
   const int64_t now = NowUnix();
